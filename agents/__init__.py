@@ -1,0 +1,1 @@
+"""agents: seats, shift rules and call distribution (see docs/architecture.md)."""

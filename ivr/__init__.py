@@ -1,0 +1,1 @@
+"""ivr: call control over ARI — the ARI client, per-call sessions, the call state machine."""

@@ -1,0 +1,1 @@
+"""ticketdb: the hotline's database — call records, tickets, customers — on SQLite or PostgreSQL."""

@@ -1,0 +1,1 @@
+"""webapp: the Flask web application for agents and team leads."""

@@ -1,0 +1,191 @@
+"""Settings: ``config/hotline.toml`` overlaid with ``HOTLINE_<SECTION>_<KEY>`` variables.
+
+Validated at start-up. Any problem is reported as ONE line naming the source (file and
+line, or the environment variable), the dotted key and what is wrong; the CLI turns a
+``SettingsError`` into exit status 2. Secrets have no working defaults: the ARI
+password and the web secret key must come from the site's own file or environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_CONFIG = Path("config/hotline.toml")
+ENV_PREFIX = "HOTLINE_"
+
+
+class SettingsError(Exception):
+    """A configuration problem, already phrased as the one line to show the operator."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NodeSettings(_Section):
+    name: str = Field("node1", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+class AriSettings(_Section):
+    url: str = "http://127.0.0.1:8088"
+    username: str = Field("hotline", min_length=1)
+    # No working default: a site sets it in its own file or HOTLINE_ARI_PASSWORD.
+    password: str = ""
+    app: str = Field("hotline", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    request_timeout: float = Field(5.0, gt=0)
+    max_connections: int = Field(32, ge=1, le=1000)
+    backoff_initial: float = Field(0.5, gt=0)
+    backoff_max: float = Field(30.0, gt=0)
+    backoff_factor: float = Field(2.0, ge=1)
+    backoff_jitter: float = Field(0.5, ge=0, le=1)
+    ping_interval: float = Field(5.0, gt=0)
+    ping_timeout: float = Field(2.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+(/.*)?$", value):
+            raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:8088")
+        return value.rstrip("/")
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///var/hotline.sqlite3"
+    auto_upgrade: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+
+class PathSettings(_Section):
+    data_dir: Path = Path("var")
+    prompts_dir: Path = Path("recordings/prompts")
+    calls_dir: Path = Path("recordings/calls")
+    menus_dir: Path = Path("menus")
+
+
+class IvrSettings(_Section):
+    default_language: Literal["en", "zh"] = "en"
+    languages: tuple[Literal["en", "zh"], ...] = ("zh", "en")
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    secret_key: str = ""
+
+
+class Settings(_Section):
+    node: NodeSettings = NodeSettings()
+    ari: AriSettings = AriSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    paths: PathSettings = PathSettings()
+    ivr: IvrSettings = IvrSettings()
+    web: WebSettings = WebSettings()
+
+    def require_ari_password(self) -> None:
+        if not self.ari.password:
+            raise SettingsError(
+                "ari.password: required and has no default; set it in your config file "
+                "or in HOTLINE_ARI_PASSWORD"
+            )
+
+
+SECTIONS = {name: field.annotation for name, field in Settings.model_fields.items()}
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """``HOTLINE_ARI_PING_INTERVAL=3`` → ``{"ari": {"ping_interval": "3"}}``."""
+    out: dict[str, dict[str, str]] = {}
+    for var, value in environ.items():
+        if not var.startswith(ENV_PREFIX) or var == "HOTLINE_CONFIG":
+            continue
+        rest = var[len(ENV_PREFIX) :].lower()
+        for section in SECTIONS:
+            if rest.startswith(section + "_"):
+                out.setdefault(section, {})[rest[len(section) + 1 :]] = value
+                break
+    return out
+
+
+def _line_of(text: str, section: str, key: str) -> int | None:
+    """Best-effort line number of ``key`` inside ``[section]`` of a TOML text."""
+    current = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.match(r"^\[([^\]]+)\]", stripped)
+        if header:
+            current = header.group(1).strip()
+            if current == section and not key:
+                return number
+            continue
+        if current == section and re.match(rf"^{re.escape(key)}\s*=", stripped):
+            return number
+    return None
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
+    for section, values in extra.items():
+        target = merged.setdefault(section, {})
+        if isinstance(target, dict):
+            target.update(values)
+    return merged
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Load and validate; ``path`` None: $HOTLINE_CONFIG, else config/hotline.toml if present."""
+    environ = os.environ if environ is None else environ
+    if path is None and environ.get("HOTLINE_CONFIG"):
+        path = Path(environ["HOTLINE_CONFIG"])
+    explicit = path is not None
+    path = path or DEFAULT_CONFIG
+    text = ""
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise SettingsError(f"{path}: cannot read: {exc.strerror}") from None
+    elif explicit:
+        raise SettingsError(f"{path}: config file not found")
+    env = _env_overrides(environ)
+    try:
+        return Settings.model_validate(_merge(data, env))
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, path, text, env)) from None
+
+
+def _describe(
+    exc: ValidationError, path: Path, text: str, env: Mapping[str, Mapping[str, str]]
+) -> str:
+    err = exc.errors()[0]
+    loc = [str(part) for part in err["loc"]]
+    dotted = ".".join(loc)
+    section, key = ([*loc, ""])[:2]
+    problem = err["msg"]
+    if err["type"] == "extra_forbidden":
+        problem = "unknown setting"
+    got = err.get("input")
+    shown = "" if err["type"] in ("extra_forbidden", "missing") else f" (got {got!r})"
+    if key and key in env.get(section, {}):
+        source = f"environment {ENV_PREFIX}{section.upper()}_{key.upper()}"
+    else:
+        line = _line_of(text, section, key) if text else None
+        source = f"{path}:{line}" if line else str(path)
+    extra = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{source}: {dotted}: {problem}{shown}{extra}"

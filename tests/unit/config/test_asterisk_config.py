@@ -1,0 +1,232 @@
+"""The shipped Asterisk samples (config/asterisk/) hang together and hold no secret.
+
+The samples are read with hotline.asterisk_conf, whose own behaviour is checked first on
+small inline texts, so a sample test failing means the sample is wrong, not the parser.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hotline.asterisk_conf import (
+    AsteriskConfError,
+    ConfFile,
+    Extension,
+    dialplan,
+    goto_if_targets,
+    load_conf,
+    parse_conf,
+)
+from hotline.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[3]
+SAMPLES = ROOT / "config" / "asterisk"
+PLACEHOLDER = "CHANGE_ME"
+
+
+def conf(name: str) -> ConfFile:
+    return load_conf(SAMPLES / name)
+
+
+# --- the parser -----------------------------------------------------------------------
+
+
+def test_parser_reads_sections_values_arrows_and_comments() -> None:
+    parsed = parse_conf(
+        "; leading comment\n"
+        "[general]\n"
+        "enabled = yes ; trailing comment\n"
+        "motd = a\\;b\n"
+        ";-- a block\n"
+        "hidden = 1\n"
+        "--;\n"
+        "inline = ;-- gone --; kept\n"
+        "[q]\n"
+        "member => PJSIP/1\n"
+        "member => PJSIP/2\n"
+        "#include extra.conf\n"
+    )
+    general = parsed.section("general")
+    assert general["enabled"] == "yes"
+    assert general["motd"] == "a;b"
+    assert "hidden" not in general
+    assert general["inline"] == "kept"
+    queue = parsed.section("q")
+    assert queue.getall("member") == ["PJSIP/1", "PJSIP/2"]
+    assert all(entry.arrow for entry in queue.entries)
+    assert parsed.includes == ["extra.conf"]
+
+
+def test_parser_keeps_same_named_sections_apart_and_resolves_templates() -> None:
+    parsed = parse_conf(
+        "[phone](!)\ntype = endpoint\nallow = ulaw\n"
+        "[7001](phone)\ncontext = agents\n"
+        "[7001]\ntype = aor\n"
+    )
+    assert parsed.section("7001", type="endpoint")["context"] == "agents"
+    assert parsed.section("7001", type="endpoint")["allow"] == "ulaw"
+    assert parsed.section("7001", type="aor")["type"] == "aor"
+    assert [s.name for s in parsed.of_type("endpoint")] == ["7001"]  # template excluded
+    with pytest.raises(KeyError):
+        parsed.section("7001")  # ambiguous without a type
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("enabled = yes\n", ":1: setting outside any [section]"),
+        ("[a]\njust words\n", ":2: expected 'key = value'"),
+        ("[a](missing)\n", "unknown template [missing]"),
+        ("[a]\n;-- open\n", "unterminated"),
+    ],
+)
+def test_parser_rejects_malformed_lines_with_their_line(text: str, message: str) -> None:
+    with pytest.raises(AsteriskConfError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse_conf(text, source="x.conf")
+
+
+def test_dialplan_resolves_priorities_labels_and_apps() -> None:
+    plan = dialplan(
+        parse_conf(
+            "[ctx]\n"
+            "exten => 100,1,Answer()\n"
+            " same => n(again),Playback(hello)\n"
+            " same => n,Goto(again)\n"
+            "exten => 100,hint,PJSIP/100\n"
+            "exten => _2XX,1,Hangup\n"
+        )
+    )
+    ext = plan["ctx"]["100"]
+    assert [(s.priority, s.label, s.app, s.args) for s in ext.steps] == [
+        (1, None, "Answer", ""),
+        (2, "again", "Playback", "hello"),
+        (3, None, "Goto", "again"),
+    ]
+    assert ext.label_index("again") == 1
+    assert plan["ctx"]["_2XX"].apps() == ["Hangup"]
+    with pytest.raises(AsteriskConfError, match="'same' with no extension"):
+        dialplan(parse_conf("[c]\nsame => n,Hangup()\n"))
+    assert goto_if_targets('$["${X}" = "A?"]?yes:no') == ('$["${X}" = "A?"]', "yes", "no")
+
+
+# --- the samples ----------------------------------------------------------------------
+
+
+def test_every_sample_parses() -> None:
+    names = sorted(p.name for p in SAMPLES.glob("*.conf"))
+    assert names == ["ari.conf", "extensions.conf", "http.conf", "pjsip.conf", "queues.conf"]
+    for name in names:
+        assert conf(name).sections, name
+
+
+def test_http_server_is_enabled_where_the_controller_expects_it() -> None:
+    general = conf("http.conf").section("general")
+    assert general["enabled"] == "yes"
+    assert general["bindaddr"] == "127.0.0.1"
+    assert general["bindport"] == "8088"
+    assert Settings().ari.url == f"http://{general['bindaddr']}:{general['bindport']}"
+
+
+def test_ari_defines_the_hotline_user() -> None:
+    ari = conf("ari.conf")
+    assert ari.section("general")["enabled"] == "yes"
+    user = ari.section(Settings().ari.username)
+    assert user.name == "hotline"
+    assert user["type"] == "user"
+    assert user["read_only"] == "no"  # the controller answers, plays and bridges
+    assert user["password_format"] == "plain"
+    assert [s.name for s in ari.of_type("user")] == ["hotline"]
+
+
+def _from_callers_6000() -> Extension:
+    return dialplan(conf("extensions.conf"))["from-callers"]["6000"]
+
+
+def test_extension_6000_enters_the_stasis_application() -> None:
+    steps = _from_callers_6000().steps
+    stasis = [s for s in steps if s.app == "Stasis"]
+    assert [s.args for s in stasis] == [Settings().ari.app] == ["hotline"]
+    # The controller answers; an Answer() before Stasis would hide the ringing phase.
+    assert "Answer" not in [s.app for s in steps[: steps.index(stasis[0])]]
+
+
+def test_stasis_failure_falls_back_to_a_queue_instead_of_dropping_the_caller() -> None:
+    ext = _from_callers_6000()
+    apps = ext.apps()
+    after_stasis = ext.steps[apps.index("Stasis") + 1 :]
+    checks = [
+        s
+        for s in after_stasis
+        if s.app == "GotoIf" and "STASISSTATUS" in s.args and "FAILED" in s.args
+    ]
+    assert len(checks) == 1, "a GotoIf on ${STASISSTATUS} = FAILED must follow Stasis()"
+    condition, target, _ = goto_if_targets(checks[0].args)
+    assert '"${STASISSTATUS}" = "FAILED"' in condition
+    branch = ext.steps[ext.label_index(target) :]
+    branch_apps = [s.app for s in branch]
+    until_hangup = branch_apps[: branch_apps.index("Hangup")]
+    assert "Queue" in until_hangup, f"fallback branch only does {until_hangup}"
+    queue_name = branch[branch_apps.index("Queue")].args.split(",")[0]
+    assert conf("queues.conf").section(queue_name).getall("member")
+
+
+def test_fallback_prompts_are_system_prompts() -> None:
+    keys = set(yaml.safe_load((ROOT / "config" / "prompts.yaml").read_text())["prompts"])
+    played = [s.args for s in _from_callers_6000().steps if s.app == "Playback"]
+    assert played
+    for args in played:
+        assert args.startswith("custom/")
+        assert args.removeprefix("custom/") in keys
+
+
+def test_agent_phones_can_dial_the_hotline() -> None:
+    plan = dialplan(conf("extensions.conf"))
+    goto = plan["agents"]["6000"].steps[0]
+    assert goto.app == "Goto"
+    context, exten, priority = goto.args.split(",")
+    assert plan[context][exten].steps[0].priority == int(priority)
+    assert plan[context][exten] is plan["from-callers"]["6000"]
+
+
+def test_pjsip_endpoints_have_their_aor_auth_and_a_real_context() -> None:
+    pjsip = conf("pjsip.conf")
+    contexts = dialplan(conf("extensions.conf"))
+    transport = pjsip.section("transport-udp", type="transport")
+    assert (transport["protocol"], transport["bind"].rsplit(":", 1)[1]) == ("udp", "5060")
+    endpoints = {s.name: s for s in pjsip.of_type("endpoint")}
+    assert set(endpoints) == {"caller1", "8001", "8002"}
+    for name, endpoint in endpoints.items():
+        for aor in endpoint["aors"].split(","):
+            assert pjsip.section(aor.strip(), type="aor")
+        auth = pjsip.section(endpoint["auth"], type="auth")
+        assert auth["username"] == name
+        assert pjsip.section(endpoint["transport"], type="transport")
+        assert endpoint["context"] in contexts
+    assert endpoints["caller1"]["context"] == "from-callers"
+    assert endpoints["8001"]["context"] == endpoints["8002"]["context"] == "agents"
+
+
+def test_queue_members_are_existing_endpoints() -> None:
+    endpoints = {s.name for s in conf("pjsip.conf").of_type("endpoint")}
+    members = conf("queues.conf").section("hotline-fallback").getall("member")
+    interfaces = [member.split(",")[0].strip() for member in members]
+    assert interfaces == ["PJSIP/8001", "PJSIP/8002"]
+    for interface in interfaces:
+        tech, _, name = interface.partition("/")
+        assert tech == "PJSIP"
+        assert name in endpoints
+
+
+def test_no_sample_holds_a_real_password() -> None:
+    secret_keys = {"password", "secret", "md5_cred", "remotesecret"}
+    seen = 0
+    for path in SAMPLES.glob("*.conf"):
+        for section in load_conf(path):
+            for entry in section.entries:
+                if entry.key.lower() in secret_keys:
+                    seen += 1
+                    assert entry.value == PLACEHOLDER, f"{path.name}:{entry.line}"
+    assert seen == 4  # ari user + three SIP auths: the check really looked at them

@@ -1,0 +1,101 @@
+"""Integration fixtures: a real ARI simulator on 127.0.0.1 and controller nodes talking to it.
+
+Prompts are built once per test session with the real TTS engine (espeak-ng), exactly as
+``hotline run`` builds them, into a temporary prompts directory that the simulator
+serves as its sounds directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from hotline.node import ControllerNode
+from hotline.prompts_setup import system_prompts
+from hotline.settings import Settings
+from ivr.simulator import AriSimulator
+
+PASSWORD = secrets.token_urlsafe(12)
+
+
+@pytest.fixture(scope="session")
+def prompts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("prompts")
+
+
+def make_settings(db_url: str, prompts_dir: Path, ari_url: str, **ari: Any) -> Settings:
+    return Settings.model_validate(
+        {
+            "node": {"name": "test-node"},
+            "ari": {
+                "url": ari_url,
+                "password": PASSWORD,
+                # Fast supervision for tests: reconnects within a second or two.
+                "backoff_initial": 0.05,
+                "backoff_max": 0.5,
+                "ping_interval": 0.5,
+                "ping_timeout": 0.5,
+                **ari,
+            },
+            "database": {"url": db_url},
+            "paths": {"prompts_dir": str(prompts_dir)},
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def built_prompts(prompts_dir: Path) -> Any:
+    settings = make_settings("sqlite://", prompts_dir, "http://127.0.0.1:1")
+    return system_prompts(settings)
+
+
+@pytest_asyncio.fixture
+async def sim(tmp_path: Path, prompts_dir: Path, built_prompts: Any) -> AsyncIterator[AriSimulator]:
+    simulator = AriSimulator(
+        username="hotline",
+        password=PASSWORD,
+        sounds_dir=prompts_dir,
+        recordings_dir=tmp_path / "sim-recordings",
+    )
+    await simulator.start(host="127.0.0.1", port=0)
+    yield simulator
+    await simulator.stop()
+
+
+NodeFactory = Callable[..., Awaitable[ControllerNode]]
+
+
+@pytest_asyncio.fixture
+async def start_node(
+    db_url: str, prompts_dir: Path, built_prompts: Any, sim: AriSimulator
+) -> AsyncIterator[NodeFactory]:
+    nodes: list[ControllerNode] = []
+
+    async def start(**ari: Any) -> ControllerNode:
+        node = ControllerNode(
+            make_settings(db_url, prompts_dir, sim.base_url, **ari), built_prompts
+        )
+        await node.start()
+        nodes.append(node)
+        await node.wait_connected()
+        return node
+
+    yield start
+    for node in nodes:
+        await node.stop()
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    """Poll a condition until it holds; fail with ``what`` when the deadline passes."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        await asyncio.sleep(0.02)

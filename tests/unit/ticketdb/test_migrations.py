@@ -1,0 +1,123 @@
+"""Alembic migrations: create the schema, repeatably, matching the models."""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from ticketdb.base import Base
+from ticketdb.engine import make_engine
+from ticketdb.migrate import MIGRATIONS_DIR, current, upgrade
+from ticketdb.models import Call
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_upgrade_creates_schema_and_is_idempotent(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing may depend on an alembic.ini or on the working directory.
+    monkeypatch.chdir(tmp_path)
+    assert current(db_url) is None
+    upgrade(db_url)
+    assert current(db_url) == "0001"
+    upgrade(db_url)
+    upgrade(db_url)
+    assert current(db_url) == "0001"
+    engine = make_engine(db_url)
+    try:
+        tables = set(sa.inspect(engine).get_table_names())
+        with engine.connect() as conn:
+            versions = conn.execute(sa.text("select version_num from alembic_version")).all()
+    finally:
+        engine.dispose()
+    assert {"calls", "alembic_version"} <= tables
+    assert versions == [("0001",)]
+
+
+def test_upgrade_creates_the_sqlite_directory(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'not' / 'yet' / 'there.sqlite3'}"
+    upgrade(url)
+    assert current(url) == "0001"
+
+
+def test_migration_matches_the_models(db_url: str) -> None:
+    upgrade(db_url)
+    ours = {Call.__tablename__}
+
+    def include_object(obj: Any, name: Any, type_: str, reflected: bool, compare_to: Any) -> bool:
+        table = obj if type_ == "table" else getattr(obj, "table", None)
+        return table is None or table.name in ours
+
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": include_object}
+            )
+            diffs = compare_metadata(ctx, Base.metadata)
+    finally:
+        engine.dispose()
+    assert diffs == []
+
+
+def test_concurrent_upgrades_of_a_fresh_database(db_url: str) -> None:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            upgrade(db_url)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert current(db_url) == "0001"
+
+
+def test_postgres_version_table_lands_in_the_url_schema(pg_url: str) -> None:
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            schema = conn.execute(sa.text("select current_schema()")).scalar_one()
+            where = conn.execute(
+                sa.text(
+                    "select table_name, table_schema from information_schema.tables"
+                    " where table_name in ('alembic_version', 'calls')"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert schema.startswith("t_")
+    assert sorted(where) == [("alembic_version", schema), ("calls", schema)]
+
+
+def test_package_data_ships_every_migration_file() -> None:
+    """An installed wheel must carry env.py, the template and every revision."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["ticketdb"]
+    package = MIGRATIONS_DIR.parent
+    files = [
+        p.relative_to(package).as_posix()
+        for p in MIGRATIONS_DIR.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
+    assert {"migrations/env.py", "migrations/script.py.mako"} <= set(files)
+    assert any(f.startswith("migrations/versions/") for f in files)
+    unshipped = [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)]
+    assert unshipped == []

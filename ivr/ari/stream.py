@@ -60,8 +60,13 @@ class EventStream:
         self.malformed = 0
         self.last_disconnect_reason = ""
         self._stop = asyncio.Event()
+        self._up = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._close_reason = ""
+
+    async def wait_connected(self) -> None:
+        """Return once the events socket is open (at once if it is)."""
+        await self._up.wait()
 
     def stop(self) -> None:
         self._stop.set()
@@ -80,7 +85,7 @@ class EventStream:
                 self.on_disconnected(reason)
             # Replaced: another controller owns the app now; don't fight it at full speed.
             delay = self.config.backoff_max if replaced else self.backoff.next_delay()
-            log.info("ARI events: %s; reconnecting in %.2fs", reason, delay)
+            log.warning("ARI events: %s; reconnecting in %.2fs", reason, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
 
@@ -102,6 +107,7 @@ class EventStream:
         self._ws = ws
         self._close_reason = ""
         self.connected = True
+        self._up.set()
         self.connects += 1
         log.info("ARI events connected to %s (app %s)", self.config.url, self.config.app)
         pinger = loop.create_task(self._ping_until_failure(ws), name="ari-ping")
@@ -123,6 +129,7 @@ class EventStream:
                     break
         finally:
             self.connected = False
+            self._up.clear()
             self._ws = None
             pinger.cancel()
             if reconcile is not None:

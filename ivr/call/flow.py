@@ -68,6 +68,9 @@ class CallState:
     answered: bool = False
     we_hung_up: bool = False
     caller_hangup_cause: int | None = None
+    # The caller's side hung up (a hard hang-up request we did not cause): from here on
+    # nothing is played or decided any more, we only wait for the channel to leave.
+    caller_gone: bool = False
     end_reason: str | None = None
     playback_seq: int = 0
     timer_seq: int = 0
@@ -172,7 +175,9 @@ class CallFlow:
             self._finish(event.at, event.cause, event.cause_text)
         elif isinstance(event, HangupRequested):
             if not event.soft and not self.state.we_hung_up:
-                self.state.caller_hangup_cause = event.cause
+                self._on_caller_hangup(event)
+        elif self.state.caller_gone and not isinstance(event, TimerFired):
+            pass  # late playback/DTMF events of a channel that is going away
         elif isinstance(event, TimerFired):
             self._on_timer(event)
         elif isinstance(event, CommandFailed):
@@ -272,8 +277,19 @@ class CallFlow:
         self.start_timer(T_APOLOGY_GUARD, PROMPT_GUARD_SECONDS)
         self._save_state()
 
+    def _on_caller_hangup(self, event: HangupRequested) -> None:
+        s = self.state
+        s.caller_gone = True
+        s.caller_hangup_cause = event.cause if event.cause is not None else NORMAL_CLEARING
+        for name in list(s.timers):
+            self.cancel_timer(name)
+        # StasisEnd follows at once; should it be lost, don't hold the call open.
+        self.start_timer(T_GONE_GRACE, GONE_GRACE_SECONDS)
+
     def _hang_up(self) -> None:
         s = self.state
+        if s.caller_gone:
+            return
         for name in list(s.timers):
             if name != T_GONE_GRACE:
                 self.cancel_timer(name)

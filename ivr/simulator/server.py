@@ -107,6 +107,7 @@ class AriSimulator:
         self.calls: dict[str, ScriptedCall] = {}
         self.fail_remaining = 0
         self.fail_status = 503
+        self.fail_match = ""
         self.event_delay = 0.0
         self.requests = 0
         self._connections: set[_EventConnection] = set()
@@ -174,8 +175,10 @@ class AriSimulator:
             self._spawn(conn.ws.close())
         return dropped
 
-    def fail_next(self, count: int, status: int = 503) -> None:
-        self.fail_remaining, self.fail_status = count, status
+    def fail_next(self, count: int, status: int = 503, match: str = "") -> None:
+        """Answer the next ``count`` ARI requests with ``status``; with ``match``, only
+        requests whose ``"METHOD /path"`` starts with it (e.g. ``"DELETE /ari/channels/"``)."""
+        self.fail_remaining, self.fail_status, self.fail_match = count, status, match
 
     def delay_events(self, seconds: float) -> None:
         self.event_delay = seconds
@@ -288,7 +291,9 @@ class AriSimulator:
     async def _faults(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/ari/") and request.path != "/ari/events":
             self.requests += 1
-            if self.fail_remaining > 0:
+            if self.fail_remaining > 0 and f"{request.method} {request.path}".startswith(
+                self.fail_match
+            ):
                 self.fail_remaining -= 1
                 return _error(self.fail_status, "Service Unavailable")
         return await handler(request)
@@ -693,7 +698,9 @@ class AriSimulator:
 
     async def _sim_fail_next(self, request: web.Request) -> web.Response:
         body = await self._json_body(request)
-        self.fail_next(int(body.get("count", 1)), int(body.get("status", 503)))
+        self.fail_next(
+            int(body.get("count", 1)), int(body.get("status", 503)), str(body.get("match", ""))
+        )
         return web.Response(status=204)
 
     async def _sim_event_delay(self, request: web.Request) -> web.Response:

@@ -31,6 +31,11 @@ def started(flow: CallFlow) -> list[cmd.Command]:
     )
 
 
+def record_end(commands: list[cmd.Command]) -> cmd.RecordEnd:
+    (end,) = [c for c in commands if isinstance(c, cmd.RecordEnd)]
+    return end
+
+
 def kinds(commands: list[cmd.Command]) -> list[str]:
     return [type(c).__name__ for c in commands]
 
@@ -71,12 +76,37 @@ def test_caller_hangs_up_during_greeting() -> None:
     flow = new_flow()
     started(flow)
     flow.handle(inp.Answered(at(0.1)))
-    assert flow.handle(inp.HangupRequested(at(1), 16, soft=False)) == []
-    out = flow.handle(inp.Left(at(1.01)))
-    end = out[0]
-    assert isinstance(end, cmd.RecordEnd)
+    out = flow.handle(inp.HangupRequested(at(1), 16, soft=False))
+    # Only a guard timer in case StasisEnd is lost: nothing is played or hung up.
+    assert [c for c in out if not isinstance(c, cmd.StartTimer | cmd.CancelTimer)] == []
+    end = record_end(flow.handle(inp.Left(at(1.01))))
     assert (end.hangup_side, end.end_reason, end.hangup_cause) == ("caller", "caller_hangup", 16)
     assert end.hangup_cause_text == "Normal Clearing"
+
+
+def test_playback_end_after_the_callers_hangup_is_not_mistaken_for_completion() -> None:
+    # Asterisk stops the prompt of a channel that hangs up: PlaybackFinished arrives
+    # between ChannelHangupRequest and StasisEnd and must not make us hang up.
+    flow = new_flow()
+    started(flow)
+    play = flow.handle(inp.Answered(at(0.1)))[1]
+    assert isinstance(play, cmd.Play)
+    flow.handle(inp.HangupRequested(at(1), 16, soft=False))
+    assert flow.handle(inp.PlaybackDone(at(1.001), play.playback_id)) == []
+    assert flow.handle(inp.Digit(at(1.002), "5")) == []
+    end = record_end(flow.handle(inp.Left(at(1.01))))
+    assert (end.hangup_side, end.end_reason) == ("caller", "caller_hangup")
+
+
+def test_caller_hangup_without_stasis_end_still_ends_the_record() -> None:
+    flow = new_flow()
+    started(flow)
+    flow.handle(inp.Answered(at(0.1)))
+    out = flow.handle(inp.HangupRequested(at(1), None, soft=False))
+    grace = [c for c in out if isinstance(c, cmd.StartTimer)]
+    assert len(grace) == 1
+    end = record_end(flow.handle(inp.TimerFired(at(3), grace[0].name, grace[0].token)))
+    assert (end.hangup_side, end.end_reason, end.hangup_cause) == ("caller", "caller_hangup", 16)
 
 
 def test_stale_playback_done_is_ignored() -> None:

@@ -1,0 +1,293 @@
+"""The controller: routes ARI events to per-call sessions and reconciles after gaps.
+
+The event reader calls ``on_event`` synchronously for every event; it only looks up
+the channel id and queues the event on that channel's ordered dispatcher, so reading
+never waits for call handling (Asterisk drops a WebSocket reader that lags).
+
+After every (re)connect ``reconcile`` compares what Asterisk has (``GET /channels``)
+with what we believe (live sessions, open records in the database):
+
+* a session whose channel is still there is resynced (a playback that ended during
+  the gap is reported as done; a lost hang-up is re-sent);
+* a session whose channel is gone is finalised (``Left(unobserved=True)``);
+* a channel in our app with no session (controller restart) is adopted: resumed from
+  the state snapshot saved in its record, or apologised to and hung up when that state
+  was lost;
+* an open record of this node with neither channel nor session is completed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ivr.ari import errors as ari_errors
+from ivr.ari import events as ev
+from ivr.ari.dispatch import OrderedDispatcher
+from ivr.ari.models import Channel
+from ivr.call import inputs as inp
+from ivr.call.flow import CallFlow
+from ivr.call.service import Prompts, Service
+from ivr.runtime import translate
+from ivr.runtime.executor import CommandExecutor, Writer
+from ivr.runtime.session import CallSession
+from ticketdb import call_log
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Resync:
+    """Internal dispatcher item: the stream came back and this channel survived."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Adopt:
+    channel: Channel
+    record_state: dict[str, Any] | None
+
+
+@dataclass(slots=True)
+class ControllerStats:
+    calls_started: int = 0
+    calls_adopted: int = 0
+    calls_finished: int = 0
+    reconciles: int = 0
+    records_completed_on_reconcile: int = 0
+    events_routed: int = 0
+    events_ignored: int = 0
+    handler_errors: int = 0
+    finish_reasons: dict[str, int] = field(default_factory=dict)
+
+
+class Controller:
+    def __init__(
+        self,
+        client: Any,
+        writer: Writer,
+        db: sessionmaker[Session],
+        node: str,
+        app: str,
+        prompts: Prompts,
+        service_factory: Callable[[], Service],
+        default_language: str = "en",
+        clock: Callable[[], datetime] = utc_now,
+        executor: CommandExecutor | None = None,
+        adopt_grace: float = 0.5,
+    ) -> None:
+        self.adopt_grace = adopt_grace
+        self.client = client
+        self.writer = writer
+        self.db = db
+        self.node = node
+        self.app = app
+        self.prompts = prompts
+        self.service_factory = service_factory
+        self.default_language = default_language
+        self.clock = clock
+        self.executor = executor or CommandExecutor(client, writer, node, clock)
+        self.sessions: dict[str, CallSession] = {}
+        self.dispatcher: OrderedDispatcher[str, object] = OrderedDispatcher(self._handle)
+        self.stats = ControllerStats()
+        self._reconcile_lock = asyncio.Lock()
+        self.on_call_finished: Callable[[CallSession], None] | None = None
+
+    # -- event routing (called by the event reader; must never block) ----------------
+
+    def on_event(self, event: ev.Event) -> None:
+        key = event.channel_id
+        if key is None:
+            self.stats.events_ignored += 1
+            return
+        self.stats.events_routed += 1
+        self.dispatcher.submit(key, event)
+
+    async def _handle(self, key: str, item: object) -> None:
+        try:
+            await self._handle_item(key, item)
+        except Exception:
+            self.stats.handler_errors += 1
+            log.exception("call %s: error while handling %s", key, type(item).__name__)
+            session = self.sessions.get(key)
+            if session is not None and not session.finished:
+                # The catch-all: a bug in handling must not strand the caller in silence.
+                await session.feed(
+                    inp.CommandFailed(self.clock(), "Internal", "handler error", gone=False)
+                )
+
+    async def _handle_item(self, key: str, item: object) -> None:
+        session = self.sessions.get(key)
+        if isinstance(item, ev.StasisStart):
+            if session is not None:
+                return  # a replayed StasisStart for a call we already run
+            if item.args and item.args[0] == "agent":
+                log.info("channel %s: agent leg %s, not a caller", key, item.args)
+                return
+            self.stats.calls_started += 1
+            session = self._new_session(key)
+            await session.feed(translate.caller_started(item))
+        elif isinstance(item, _Adopt):
+            if session is not None:
+                return
+            self.stats.calls_adopted += 1
+            session = self._new_session(key)
+            await session.feed(self._adopted_input(item))
+        elif session is None:
+            return
+        elif isinstance(item, _Resync):
+            await self._resync(session)
+        elif isinstance(item, inp.Left | inp.TimerFired):
+            await session.feed(item)
+        elif isinstance(item, ev.Event):
+            translated = translate.to_input(item, self.clock())
+            if translated is not None:
+                await session.feed(translated)
+
+    def _new_session(self, key: str) -> CallSession:
+        flow = CallFlow(self.service_factory, self.prompts, self.default_language)
+        session = CallSession(key, flow, self.executor, self._schedule, self._session_finished)
+        self.sessions[key] = session
+        return session
+
+    def _session_finished(self, session: CallSession) -> None:
+        if self.sessions.get(session.channel_id) is session:
+            del self.sessions[session.channel_id]
+        self.stats.calls_finished += 1
+        reason = session.flow.state.end_reason or "caller_hangup"
+        self.stats.finish_reasons[reason] = self.stats.finish_reasons.get(reason, 0) + 1
+        if self.on_call_finished is not None:
+            self.on_call_finished(session)
+
+    def _schedule(self, key: str, seconds: float, name: str, token: int) -> asyncio.TimerHandle:
+        loop = asyncio.get_running_loop()
+        return loop.call_later(seconds, self._fire_timer, key, name, token)
+
+    def _fire_timer(self, key: str, name: str, token: int) -> None:
+        self.dispatcher.submit(key, inp.TimerFired(self.clock(), name, token))
+
+    def _adopted_input(self, item: _Adopt) -> inp.Adopted:
+        ch = item.channel
+        return inp.Adopted(
+            at=self.clock(),
+            channel_id=ch.id,
+            caller_number=ch.caller.number,
+            caller_name=ch.caller.name,
+            dialled=ch.dialplan.exten if ch.dialplan else "",
+            language=ch.language,
+            created_at=ch.creationtime,
+            answered=ch.state == "Up",
+            snapshot=item.record_state,
+        )
+
+    async def _resync(self, session: CallSession) -> None:
+        playback_id = session.flow.last_playback_id
+        if playback_id is not None:
+            try:
+                await self.client.playbacks.get(playback_id)
+            except ari_errors.AriNotFound:
+                await session.feed(inp.PlaybackDone(self.clock(), playback_id, ok=False))
+            except ari_errors.AriError as exc:
+                log.warning(
+                    "call %s: could not check playback after resync: %s", session.channel_id, exc
+                )
+        await session.feed(inp.Resynced(self.clock()))
+
+    # -- reconciliation ---------------------------------------------------------------
+
+    def _is_ours(self, channel: Channel) -> bool:
+        dp = channel.dialplan
+        if dp is None or dp.app_name != "Stasis":
+            return False
+        return dp.app_data.split(",", 1)[0] == self.app
+
+    async def reconcile(self) -> None:
+        async with self._reconcile_lock:
+            await self._reconcile()
+
+    async def _reconcile(self) -> None:
+        self.stats.reconciles += 1
+        loop = asyncio.get_running_loop()
+        listed_at = loop.time()
+        try:
+            channels = await self.client.channels.list()
+        except ari_errors.AriError as exc:
+            # The stream's ping will notice a dead Asterisk and reconnect; we run again then.
+            log.warning("reconcile: cannot list channels: %s", exc)
+            return
+        ours = {ch.id: ch for ch in channels if self._is_ours(ch)}
+        now = self.clock()
+        for key, session in list(self.sessions.items()):
+            if session.started_monotonic > listed_at:
+                continue  # started after the listing: the listing can't speak for it
+            if key in ours:
+                self.dispatcher.submit(key, _Resync())
+            else:
+                self.dispatcher.submit(key, inp.Left(now, unobserved=True))
+        unknown = [ch for key, ch in ours.items() if key not in self.sessions]
+        states, open_ids = await self._read_records([ch.id for ch in unknown])
+        for ch in unknown:
+            # A channel listed here may be a brand-new call whose StasisStart is still on
+            # its way over the socket; give it a moment so it is never mistaken for one
+            # that lost its state (an _Adopt after the session exists is ignored).
+            loop.call_later(
+                self.adopt_grace, self.dispatcher.submit, ch.id, _Adopt(ch, states.get(ch.id))
+            )
+        if open_ids is None:
+            return
+        for channel_id in open_ids:
+            if channel_id in ours or channel_id in self.sessions:
+                continue
+            self.stats.records_completed_on_reconcile += 1
+            log.info("call %s: completing the record of a call that ended unobserved", channel_id)
+            self.writer.submit(
+                functools.partial(
+                    call_log.end_call,
+                    node=self.node,
+                    channel_id=channel_id,
+                    ended_at=now,
+                    hangup_cause=None,
+                    hangup_cause_text=None,
+                    hangup_side="unknown",
+                    end_reason="ended_unobserved",
+                )
+            )
+
+    async def _read_records(
+        self, channel_ids: list[str]
+    ) -> tuple[dict[str, dict[str, Any] | None], list[str] | None]:
+        """State snapshots for channels to adopt, and this node's open records.
+
+        The database may be down just now: then adopted calls are treated as having
+        lost their state (apology, hang-up) and open records wait for the next reconcile.
+        """
+
+        def read() -> tuple[dict[str, dict[str, Any] | None], list[str]]:
+            with self.db() as s:
+                states: dict[str, dict[str, Any] | None] = {}
+                for cid in channel_ids:
+                    rec = call_log.get_call(s, self.node, cid)
+                    states[cid] = dict(rec.state) if rec is not None and rec.state else None
+                open_ids = [rec.channel_id for rec in call_log.open_calls(s, self.node)]
+                return states, open_ids
+
+        try:
+            return await asyncio.to_thread(read)
+        except Exception as exc:
+            log.warning("reconcile: database unavailable (%s); adopting without state", exc)
+            return {}, None
+
+    # -- shutdown -----------------------------------------------------------------------
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        await self.dispatcher.drain(timeout)

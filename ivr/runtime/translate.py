@@ -1,0 +1,40 @@
+"""ARI events → call-flow inputs. The only place that knows both vocabularies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ivr.ari import events as ev
+from ivr.call import inputs as inp
+
+
+def caller_started(event: ev.StasisStart) -> inp.Started:
+    ch = event.channel
+    return inp.Started(
+        at=event.timestamp,
+        channel_id=ch.id,
+        caller_number=ch.caller.number,
+        caller_name=ch.caller.name,
+        dialled=ch.dialplan.exten if ch.dialplan else "",
+        language=ch.language,
+        created_at=ch.creationtime,
+    )
+
+
+def to_input(event: ev.Event, now: datetime) -> inp.Input | None:
+    """Translate one ARI event for a known call; None for events a call ignores."""
+    if isinstance(event, ev.ChannelDtmfReceived):
+        return inp.Digit(event.timestamp, event.digit)
+    if isinstance(event, ev.PlaybackStarted):
+        return inp.PlaybackBegan(event.timestamp, event.playback.id)
+    if isinstance(event, ev.PlaybackFinished):
+        return inp.PlaybackDone(
+            event.timestamp, event.playback.id, event.playback.state != "failed"
+        )
+    if isinstance(event, ev.ChannelHangupRequest):
+        return inp.HangupRequested(event.timestamp, event.cause, bool(event.soft))
+    if isinstance(event, ev.StasisEnd):
+        return inp.Left(event.timestamp)
+    if isinstance(event, ev.ChannelDestroyed):
+        return inp.Left(event.timestamp, event.cause, event.cause_txt)
+    return None

@@ -1,0 +1,120 @@
+"""The command line as an operator uses it: real processes, real sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parents[3]
+
+
+def hotline(
+    *args: str, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hotline.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path, prompts_dir: Path, built_prompts: object) -> dict[str, str]:
+    return {
+        **os.environ,
+        "HOTLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'calls.sqlite3'}",
+        "HOTLINE_PATHS_DATA_DIR": str(tmp_path / "var"),
+        "HOTLINE_PATHS_PROMPTS_DIR": str(prompts_dir),
+    }
+
+
+def test_demo_runs_by_itself_and_its_calls_are_listed(env: dict[str, str]) -> None:
+    demo = hotline("demo", "--duration", "15", env=env)
+    assert demo.returncode == 0, demo.stderr[-3000:]
+    assert "Traceback" not in demo.stderr
+    assert "dials 6000" in demo.stdout
+    listed = hotline("calls", "--json", "--limit", "50", env=env)
+    assert listed.returncode == 0, listed.stderr
+    calls = json.loads(listed.stdout)
+    completed = [c for c in calls if c["complete"]]
+    assert len(completed) >= 3
+    for call in completed:
+        assert call["caller_number"].startswith("+86")
+        assert call["dialled_number"] == "6000"
+        assert call["ended_at"] >= call["started_at"]
+        assert call["hangup_side"] in ("caller", "system")
+    # Every call the demo placed was logged exactly once.
+    assert len({c["channel_id"] for c in calls}) == len(calls)
+    table = hotline("calls", env=env)
+    assert table.returncode == 0 and "6000" not in table.stderr
+    assert completed[0]["channel_id"] in table.stdout
+
+
+def test_run_against_an_unreachable_asterisk_says_so_and_keeps_trying(
+    env: dict[str, str],
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run_env = {
+        **env,
+        "HOTLINE_ARI_URL": f"http://127.0.0.1:{port}",
+        "HOTLINE_ARI_PASSWORD": "not-used",
+        "HOTLINE_ARI_BACKOFF_INITIAL": "0.1",
+        "HOTLINE_ARI_BACKOFF_MAX": "0.3",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hotline.cli", "run"],
+        env=run_env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        lines: list[str] = []
+        assert proc.stdout is not None
+        while sum("cannot connect" in line for line in lines) < 3:
+            assert time.monotonic() < deadline, "".join(lines)
+            line = proc.stdout.readline()
+            assert line, "".join(lines)  # the process must not die
+            lines.append(line)
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = "".join(lines) + rest
+    assert proc.returncode == 0
+    assert "Traceback" not in output
+    assert f"127.0.0.1:{port}" in output
+    assert "reconnecting in" in output
+
+
+def test_run_without_an_ari_password_exits_2_naming_the_key(env: dict[str, str]) -> None:
+    env = {k: v for k, v in env.items() if k != "HOTLINE_ARI_PASSWORD"}
+    result = hotline("run", env=env, timeout=30)
+    assert result.returncode == 2
+    assert "ari.password" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_db_upgrade_then_calls_on_an_empty_database(env: dict[str, str]) -> None:
+    up = hotline("db", "upgrade", env=env, timeout=60)
+    assert up.returncode == 0, up.stderr
+    assert "up to date" in up.stdout
+    listed = hotline("calls", "--json", env=env, timeout=60)
+    assert listed.returncode == 0
+    assert json.loads(listed.stdout) == []

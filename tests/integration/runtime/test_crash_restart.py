@@ -1,0 +1,135 @@
+"""The controller process is SIGKILLed mid-call and started again.
+
+Asterisk (here the simulator) keeps the channel in our Stasis app while no controller
+is connected; the restarted controller must find it, re-adopt it from the state saved
+in its call record (or apologise and hang up), and complete that one record.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from ivr.simulator import AriSimulator
+from tests.integration.conftest import PASSWORD, wait_for
+from ticketdb.engine import make_engine, make_sessionmaker
+from ticketdb.migrate import upgrade
+from ticketdb.models import Call
+
+
+class Controller:
+    """``hotline run`` in a child process, configured only through HOTLINE_* variables."""
+
+    def __init__(self, sim: AriSimulator, db_url: str, prompts_dir: Path, log: Path) -> None:
+        self.env = {
+            **os.environ,
+            "HOTLINE_CONFIG": str(Path(__file__).parents[3] / "config" / "hotline.toml"),
+            "HOTLINE_NODE_NAME": "crash-node",
+            "HOTLINE_ARI_URL": sim.base_url,
+            "HOTLINE_ARI_PASSWORD": PASSWORD,
+            "HOTLINE_ARI_BACKOFF_INITIAL": "0.05",
+            "HOTLINE_ARI_BACKOFF_MAX": "0.5",
+            "HOTLINE_ARI_PING_INTERVAL": "0.5",
+            "HOTLINE_DATABASE_URL": db_url,
+            "HOTLINE_PATHS_PROMPTS_DIR": str(prompts_dir),
+        }
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "hotline.cli", "run"],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()  # SIGKILL: no cleanup, no goodbye, open records stay open
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture
+def controller(
+    sim: AriSimulator, db_url: str, prompts_dir: Path, built_prompts: Any, tmp_path: Path
+) -> Iterator[Controller]:
+    upgrade(db_url)
+    c = Controller(sim, db_url, prompts_dir, tmp_path / "controller.log")
+    yield c
+    c.stop()
+    print(c.log.read_text(errors="replace")[-4000:])
+
+
+def read_records(db_url: str) -> list[Call]:
+    engine = make_engine(db_url)
+    try:
+        with make_sessionmaker(engine)() as s:
+            return list(s.scalars(select(Call)))
+    finally:
+        engine.dispose()
+
+
+async def test_killed_mid_call_then_restarted_the_call_is_readopted(
+    sim: AriSimulator, controller: Controller, db_url: str
+) -> None:
+    controller.start()
+    await wait_for(lambda: "hotline" in sim.connected_apps, timeout=30, what="controller up")
+    call = await sim.place_call("6000", "+8613800000001", "Zhang Wei", script="wait for prompt")
+    await wait_for(lambda: bool(call.heard), what="greeting starts")
+    await wait_for(lambda: len(read_records(db_url)) == 1, what="record written")
+    controller.kill()
+    await wait_for(lambda: "hotline" not in sim.connected_apps, what="app gone with the process")
+    assert call.channel.id in sim.engine.channels  # the caller is still there, in Stasis
+    controller.start()
+    await call.ended(40)
+    # Re-adopted: the restarted controller finished the call itself (greeting or apology).
+    assert call.hangup_by == "system"
+    heard = [h.media for h in call.heard]
+    assert heard[0] == "sound:custom/greeting"
+    assert set(heard) <= {"sound:custom/greeting", "sound:custom/apology_technical"}
+    await wait_for(
+        lambda: all(r.is_complete for r in read_records(db_url)), timeout=10, what="complete"
+    )
+    (rec,) = read_records(db_url)
+    assert rec.channel_id == call.channel_id
+    assert rec.caller_number == "+8613800000001"
+    assert rec.answered_at is not None
+    assert rec.hangup_side == "system"
+    assert rec.end_reason in ("completed", "state_lost")
+
+
+async def test_caller_hangs_up_while_the_controller_is_dead(
+    sim: AriSimulator, controller: Controller, db_url: str
+) -> None:
+    controller.start()
+    await wait_for(lambda: "hotline" in sim.connected_apps, timeout=30, what="controller up")
+    call = await sim.place_call("6000", "+8613800000002", script="wait for prompt")
+    await wait_for(lambda: bool(call.heard), what="greeting starts")
+    await wait_for(lambda: len(read_records(db_url)) == 1, what="record written")
+    controller.kill()
+    sim.engine.caller_hangup(call.channel)
+    assert not read_records(db_url)[0].is_complete
+    controller.start()
+    await wait_for(
+        lambda: read_records(db_url)[0].is_complete, timeout=30, what="record completed on restart"
+    )
+    (rec,) = read_records(db_url)
+    assert rec.end_reason == "ended_unobserved"
+    assert rec.ended_at is not None

@@ -13,6 +13,7 @@ hangs up. Measured:
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import secrets
 import socket
@@ -84,10 +85,10 @@ async def run(calls: int, rate: float, db_url: str | None = None) -> dict[str, A
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    auth = aiohttp.BasicAuth("hotline", password)
+    token = base64.b64encode(f"hotline:{password}".encode()).decode()
     node = ControllerNode(settings, prompts)
     try:
-        async with aiohttp.ClientSession(auth=auth) as http:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Basic {token}"}) as http:
             await _wait_ping(http, base)
             await node.start()
             await node.wait_connected()

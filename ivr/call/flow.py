@@ -73,6 +73,9 @@ class CallState:
     caller_gone: bool = False
     end_reason: str | None = None
     playback_seq: int = 0
+    # Distinguishes this controller's playback ids from those of an earlier life of the
+    # call (before a restart): Asterisk refuses a playback id that is still in use.
+    playback_prefix: str = ""
     timer_seq: int = 0
     timers: dict[str, int] = field(default_factory=dict)
     # The lifecycle's own prompt (apology or goodbye) being waited for.
@@ -115,11 +118,13 @@ class CallFlow:
         """The newest playback this call started (the one a resync asks Asterisk about)."""
         if self.state.playback_seq == 0:
             return None
-        return f"{self.state.channel_id}-p{self.state.playback_seq}"
+        return f"{self.state.channel_id}{self.state.playback_prefix}-p{self.state.playback_seq}"
 
     def play(self, media: tuple[str, ...]) -> str:
         self.state.playback_seq += 1
-        playback_id = f"{self.state.channel_id}-p{self.state.playback_seq}"
+        playback_id = (
+            f"{self.state.channel_id}{self.state.playback_prefix}-p{self.state.playback_seq}"
+        )
         self._out.append(cmd.Play(playback_id, media, self.state.language))
         return playback_id
 
@@ -237,6 +242,7 @@ class CallFlow:
 
     def _on_adopted(self, event: Adopted) -> None:
         self._take_channel(event)
+        self.state.playback_prefix = f"-a{int(event.at.timestamp() * 1000)}"
         self.state.answered = event.answered
         self._record_start()
         snap = event.snapshot
@@ -307,6 +313,10 @@ class CallFlow:
             if self.state.phase == "hanging_up":
                 self._hang_up()
         elif event.name == T_GONE_GRACE:
+            if not self.state.caller_gone:
+                # "Gone" was inferred from a 404/409; should the channel in fact still be
+                # there, a last hang-up makes sure nobody is left on a silent line.
+                self._out.append(cmd.Hangup("normal"))
             self._finish(event.at, None, None)
         elif event.name in (T_APOLOGY_GUARD, T_GOODBYE_GUARD):
             if self.state.phase in ("apologising", "saying_goodbye"):

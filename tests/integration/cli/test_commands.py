@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import os
 import signal
@@ -118,3 +120,68 @@ def test_db_upgrade_then_calls_on_an_empty_database(env: dict[str, str]) -> None
     listed = hotline("calls", "--json", env=env, timeout=60)
     assert listed.returncode == 0
     assert json.loads(listed.stdout) == []
+
+
+async def test_simulate_serves_ari_standalone(env: dict[str, str], prompts_dir: Path) -> None:
+    import aiohttp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # A plain child process; the test only polls it over HTTP.
+    proc = subprocess.Popen(  # noqa: ASYNC220
+        [
+            sys.executable,
+            "-m",
+            "hotline.cli",
+            "simulate",
+            "--port",
+            str(port),
+            "--password",
+            "s3cret-for-test",
+            "--sounds-dir",
+            str(prompts_dir),
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    token = base64.b64encode(b"hotline:s3cret-for-test").decode()
+    auth = {"Authorization": f"Basic {token}"}
+    try:
+        async with aiohttp.ClientSession() as http:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    async with http.get(f"{base}/ari/asterisk/ping", headers=auth) as r:
+                        if r.status == 200:
+                            assert (await r.json())["ping"] == "pong"
+                            break
+                except aiohttp.ClientError:
+                    pass
+                assert time.monotonic() < deadline, "simulator did not start"
+                await asyncio.sleep(0.1)
+            async with http.get(f"{base}/ari/channels") as r:
+                assert r.status == 401
+            line = "call 6000 from +8613800000001, wait 0.1 s, press 2, hang up after 1 s"
+            async with http.post(f"{base}/_sim/calls", json={"line": line}, headers=auth) as r:
+                assert r.status == 201
+                placed = await r.json()
+            # No controller is connected: Asterisk's fallback answers and apologises.
+            call_url = f"{base}/_sim/calls/{placed['channel_id']}"
+            while True:
+                async with http.get(call_url, headers=auth) as r:
+                    state = await r.json()
+                if state["state"] == "ended":
+                    break
+                assert time.monotonic() < deadline + 30
+                await asyncio.sleep(0.1)
+            assert state["caller_number"] == "+8613800000001"
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=15)
+    assert f"{base}/ari" in out
+    assert "Traceback" not in out

@@ -133,3 +133,28 @@ async def test_caller_hangs_up_while_the_controller_is_dead(
     (rec,) = read_records(db_url)
     assert rec.end_reason == "ended_unobserved"
     assert rec.ended_at is not None
+
+
+async def test_restarted_without_the_calls_state_apologises_and_hangs_up(
+    sim: AriSimulator, controller: Controller, db_url: str
+) -> None:
+    controller.start()
+    await wait_for(lambda: "hotline" in sim.connected_apps, timeout=30, what="controller up")
+    call = await sim.place_call("6000", "+8613800000003", script="wait for prompt")
+    await wait_for(lambda: bool(call.heard), what="greeting starts")
+    await wait_for(lambda: len(read_records(db_url)) == 1, what="record written")
+    controller.kill()
+    # The saved state is gone (e.g. a crash before it was written): the restarted
+    # controller cannot know where the caller was, so it must not guess.
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(Call.__table__.update().values(state=None))
+    engine.dispose()
+    controller.start()
+    await call.ended(40)
+    assert call.hangup_by == "system"
+    assert [h.media for h in call.heard][-1] == "sound:custom/apology_technical"
+    assert call.heard[-1].completed  # the apology was heard to the end, then the hang-up
+    await wait_for(lambda: read_records(db_url)[0].is_complete, timeout=10, what="record completed")
+    (rec,) = read_records(db_url)
+    assert (rec.hangup_side, rec.end_reason) == ("system", "state_lost")

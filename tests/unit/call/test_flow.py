@@ -194,10 +194,27 @@ def test_channel_gone_is_finalised_after_grace_when_stasis_end_is_lost() -> None
     timer = out[0]
     assert isinstance(timer, cmd.StartTimer)
     out = flow.handle(inp.TimerFired(at(2.5), timer.name, timer.token))
-    end = out[0]
-    assert isinstance(end, cmd.RecordEnd)
+    # A last hang-up first: "gone" was only inferred from a 404/409.
+    assert kinds(out) == ["Hangup", "RecordEnd", "Finished"]
+    end = record_end(out)
     assert end.hangup_side == "unknown"
-    assert kinds(out)[-1] == "Finished"
+
+
+def test_adopted_call_uses_playback_ids_that_cannot_collide_with_the_old_ones() -> None:
+    # Before the restart the greeting had id <chan>-p1 and may still be playing;
+    # Asterisk answers 409 to a second playback with that id.
+    first = new_flow()
+    started(first)
+    old = first.handle(inp.Answered(at(0.1)))[1]
+    assert isinstance(old, cmd.Play)
+    adopted = new_flow()
+    out = adopted.handle(
+        inp.Adopted(at(5), "chan-1", "+8613800000001", "", "6000", "en", at(0), True, None)
+    )
+    apology = [c for c in out if isinstance(c, cmd.Play)]
+    assert len(apology) == 1
+    assert apology[0].playback_id != old.playback_id
+    assert apology[0].media == ("sound:custom/apology_technical-en",)
 
 
 def test_unobserved_end_after_a_gap() -> None:

@@ -56,7 +56,39 @@ async def _wait_ping(session: aiohttp.ClientSession, url: str, timeout: float = 
         await asyncio.sleep(0.1)
 
 
+def _fresh_pg_schema(url: str) -> tuple[str, str]:
+    """A new schema per run, so each run counts only its own records."""
+    import sqlalchemy as sa
+
+    schema = f"bench_{secrets.token_hex(4)}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}", schema
+
+
+def _drop_pg_schema(url: str, schema: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
 async def run(calls: int, rate: float, db_url: str | None = None) -> dict[str, Any]:
+    if db_url is not None and db_url.startswith("postgresql"):
+        scoped, schema = _fresh_pg_schema(db_url)
+        try:
+            return await _run(calls, rate, scoped)
+        finally:
+            _drop_pg_schema(db_url, schema)
+    return await _run(calls, rate, db_url)
+
+
+async def _run(calls: int, rate: float, db_url: str | None = None) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
     password = secrets.token_urlsafe(12)
     port = _free_port()

@@ -43,6 +43,9 @@ from ticketdb import call_log
 log = logging.getLogger(__name__)
 
 
+RECONCILE_RETRY_DELAYS = (0.1, 0.3, 1.0, 3.0, 5.0)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -212,19 +215,26 @@ class Controller:
         return dp.app_data.split(",", 1)[0] == self.app
 
     async def reconcile(self) -> None:
+        """Runs after every (re)connect; the stream cancels it if the socket drops again."""
         async with self._reconcile_lock:
-            await self._reconcile()
+            delays = iter(RECONCILE_RETRY_DELAYS)
+            while True:
+                if await self._reconcile():
+                    return
+                # Asterisk is reachable (the socket is up) but would not list its
+                # channels (e.g. 503 while busy), or the database is down: keep trying,
+                # more slowly each time.
+                await asyncio.sleep(next(delays, RECONCILE_RETRY_DELAYS[-1]))
 
-    async def _reconcile(self) -> None:
+    async def _reconcile(self) -> bool:
         self.stats.reconciles += 1
         loop = asyncio.get_running_loop()
         listed_at = loop.time()
         try:
             channels = await self.client.channels.list()
         except ari_errors.AriError as exc:
-            # The stream's ping will notice a dead Asterisk and reconnect; we run again then.
             log.warning("reconcile: cannot list channels: %s", exc)
-            return
+            return False
         ours = {ch.id: ch for ch in channels if self._is_ours(ch)}
         now = self.clock()
         for key, session in list(self.sessions.items()):
@@ -244,7 +254,7 @@ class Controller:
                 self.adopt_grace, self.dispatcher.submit, ch.id, _Adopt(ch, states.get(ch.id))
             )
         if open_ids is None:
-            return
+            return False  # the database is down: try again (every step above is idempotent)
         for channel_id in open_ids:
             if channel_id in ours or channel_id in self.sessions:
                 continue
@@ -262,6 +272,7 @@ class Controller:
                     end_reason="ended_unobserved",
                 )
             )
+        return True
 
     async def _read_records(
         self, channel_ids: list[str]

@@ -98,3 +98,24 @@ async def test_503_storm_when_hanging_up_retries_until_the_call_is_down(
     await wait_for(lambda: record_count(node) == 1 and records(node)[0].is_complete, what="record")
     (rec,) = records(node)
     assert (rec.hangup_side, rec.end_reason) == ("system", "completed")
+
+
+async def test_reconcile_is_retried_when_asterisk_will_not_list_channels(
+    sim: AriSimulator, start_node: NodeFactory
+) -> None:
+    node = await start_node()
+    stream = stream_of(node)
+    call = await sim.place_call("6000", "+8613800000006", script="wait for prompt")
+    await wait_for(lambda: bool(call.heard), what="greeting starts")
+    await wait_for(lambda: record_count(node) == 1, what="record started")
+    # The hang-up is lost in the socket gap, and the first listings after the
+    # reconnect fail: only a retried reconcile can notice that the call is over.
+    sim.fail_next(2, match="GET /ari/channels")
+    sim.drop_websockets()
+    sim.engine.caller_hangup(call.channel)
+    await wait_for(lambda: stream.connects == 2, timeout=2.0, what="reconnect")
+    await wait_for(
+        lambda: records(node)[0].is_complete, timeout=5.0, what="record completed by a retry"
+    )
+    assert sim.fail_remaining == 0
+    assert records(node)[0].end_reason == "ended_unobserved"

@@ -109,6 +109,13 @@ def cmd_calls(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prompts_build(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from hotline.prompt_library import run_build
+
+    return run_build(settings, menus=args.menus, out=sys.stdout, err=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotline", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -145,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_calls)
+
+    p = sub.add_parser("prompts", help="prompt files")
+    prsub = p.add_subparsers(dest="prompts_command", required=True)
+    p = prsub.add_parser("build", help="build the system prompts (and menu prompts) now")
+    p.add_argument("--menus", action="store_true", help="also the live menu's prompts")
+    p.set_defaults(func=cmd_prompts_build)
     return parser
 
 

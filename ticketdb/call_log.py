@@ -39,6 +39,7 @@ UPDATABLE_FIELDS = frozenset(
         "recording_path",
         "customer_tier",
         "language",
+        "data",
     }
 )
 

@@ -10,15 +10,17 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from ticketdb.base import Base
 from ticketdb.engine import make_engine
-from ticketdb.migrate import MIGRATIONS_DIR, current, upgrade
-from ticketdb.models import Call
+from ticketdb.migrate import MIGRATIONS_DIR, current, make_config, upgrade
+from ticketdb.models import Call, CallbackRequest, Customer
 
 REPO = Path(__file__).resolve().parents[3]
+HEAD = "0002"
 
 
 def test_upgrade_creates_schema_and_is_idempotent(
@@ -28,10 +30,10 @@ def test_upgrade_creates_schema_and_is_idempotent(
     monkeypatch.chdir(tmp_path)
     assert current(db_url) is None
     upgrade(db_url)
-    assert current(db_url) == "0001"
+    assert current(db_url) == HEAD
     upgrade(db_url)
     upgrade(db_url)
-    assert current(db_url) == "0001"
+    assert current(db_url) == HEAD
     engine = make_engine(db_url)
     try:
         tables = set(sa.inspect(engine).get_table_names())
@@ -39,19 +41,19 @@ def test_upgrade_creates_schema_and_is_idempotent(
             versions = conn.execute(sa.text("select version_num from alembic_version")).all()
     finally:
         engine.dispose()
-    assert {"calls", "alembic_version"} <= tables
-    assert versions == [("0001",)]
+    assert {"calls", "customers", "callback_requests", "alembic_version"} <= tables
+    assert versions == [(HEAD,)]
 
 
 def test_upgrade_creates_the_sqlite_directory(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'not' / 'yet' / 'there.sqlite3'}"
     upgrade(url)
-    assert current(url) == "0001"
+    assert current(url) == HEAD
 
 
 def test_migration_matches_the_models(db_url: str) -> None:
     upgrade(db_url)
-    ours = {Call.__tablename__}
+    ours = {Call.__tablename__, Customer.__tablename__, CallbackRequest.__tablename__}
 
     def include_object(obj: Any, name: Any, type_: str, reflected: bool, compare_to: Any) -> bool:
         table = obj if type_ == "table" else getattr(obj, "table", None)
@@ -67,6 +69,38 @@ def test_migration_matches_the_models(db_url: str) -> None:
     finally:
         engine.dispose()
     assert diffs == []
+
+
+def test_0002_upgrades_existing_calls_and_downgrades(db_url: str) -> None:
+    upgrade(db_url, "0001")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "insert into calls (node, channel_id, caller_number, caller_name,"
+                    " dialled_number, language, started_at, menu_path, updated_at)"
+                    " values ('n', 'c1', '', '', '', '', :t, '[]', :t)"
+                ),
+                {"t": "2026-01-01 10:00:00+00:00"},
+            )
+        upgrade(db_url)
+        assert current(db_url) == "0002"
+        with engine.connect() as conn:
+            data = conn.execute(sa.select(Call.data).where(Call.channel_id == "c1")).scalar_one()
+        assert data == {}
+
+        # Downgrade is the way back from a bad release: it must run on both back ends.
+        with engine.begin() as conn:
+            command.downgrade(make_config(conn), "0001")
+        assert current(db_url) == "0001"
+        inspector = sa.inspect(engine)
+        assert "customers" not in inspector.get_table_names()
+        assert "data" not in {c["name"] for c in inspector.get_columns("calls")}
+        upgrade(db_url)
+        assert current(db_url) == "0002"
+    finally:
+        engine.dispose()
 
 
 def test_concurrent_upgrades_of_a_fresh_database(db_url: str) -> None:
@@ -86,7 +120,7 @@ def test_concurrent_upgrades_of_a_fresh_database(db_url: str) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert current(db_url) == "0001"
+    assert current(db_url) == HEAD
 
 
 def test_postgres_version_table_lands_in_the_url_schema(pg_url: str) -> None:

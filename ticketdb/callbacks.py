@@ -1,0 +1,81 @@
+"""Callback requests: callers who asked to be called back instead of waiting.
+
+A request may be replayed (the controller retries a write whose commit it could not
+confirm, or a re-adopted call repeats its last step), so it is keyed by the call and
+where it was made — ``(node, channel_id, source)`` — and inserted with
+``ON CONFLICT DO NOTHING``: the first request stands, repeats change nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from ticketdb.customers import normalise_phone
+from ticketdb.models import CallbackRequest
+
+SOURCES = ("ivr", "queue")
+
+
+def request_callback(
+    s: Session,
+    *,
+    node: str,
+    channel_id: str,
+    number: str,
+    requested_at: datetime,
+    source: str,
+    language: str,
+) -> None:
+    """Record that the caller on this call wants a callback on ``number``; commits.
+
+    Raises ValueError for an unknown source or a number that is not a phone number
+    (a withheld caller ID cannot be called back).
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)} (got {source!r})")
+    values: dict[str, Any] = {
+        "node": node,
+        "channel_id": channel_id,
+        "number": normalise_phone(number),
+        "requested_at": requested_at,
+        "source": source,
+        "language": language[:8],
+        "status": "open",
+    }
+    keys = ["node", "channel_id", "source"]
+    dialect = s.get_bind().dialect.name
+    try:
+        if dialect == "postgresql":
+            s.execute(
+                pg_insert(CallbackRequest)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=keys)
+            )
+        elif dialect == "sqlite":
+            s.execute(
+                sqlite_insert(CallbackRequest)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=keys)
+            )
+        else:
+            raise NotImplementedError(f"callback requests need SQLite or PostgreSQL, not {dialect}")
+        s.commit()
+    except BaseException:
+        s.rollback()
+        raise
+
+
+def open_requests(s: Session) -> list[CallbackRequest]:
+    """Requests not yet handled, oldest first."""
+    stmt = (
+        select(CallbackRequest)
+        .where(CallbackRequest.status == "open")
+        .order_by(CallbackRequest.requested_at, CallbackRequest.id)
+    )
+    return list(s.scalars(stmt))

@@ -14,12 +14,18 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hotline.settings import Settings, SettingsError, load_settings
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 EXIT_CONFIG = 2
+# ticketdb.models.CUSTOMER_TIERS, repeated so --help needs no SQLAlchemy import.
+CUSTOMER_TIERS = ("general", "member", "vip")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -41,6 +47,56 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     _setup_logging(args.verbose)
     return asyncio.run(run_until_signalled(settings))
+
+
+def _menu_files(args: argparse.Namespace, settings: Settings) -> list[Path]:
+    if args.files:
+        return [Path(f) for f in args.files]
+    return sorted(settings.paths.menus_dir.glob("*.yaml"))
+
+
+def cmd_menus_check(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from ivr.menus.live import calendar_names, queue_catalog
+    from ivr.menus.loader import load_menu
+    from ivr.menus.model import MenuInvalid
+
+    queues, calendars = queue_catalog(settings), calendar_names(settings)
+    files = _menu_files(args, settings)
+    if not files:
+        print(f"hotline: error: no menu files in {settings.paths.menus_dir}", file=sys.stderr)
+        return EXIT_CONFIG
+    bad = 0
+    for path in files:
+        try:
+            menu = load_menu(path, queues, calendars)
+        except MenuInvalid as exc:
+            bad += 1
+            for problem in exc.problems:
+                print(problem)
+            continue
+        print(
+            f"{path}: ok ({len(menu.spec.nodes)} nodes, languages {', '.join(menu.spec.languages)})"
+        )
+    return EXIT_CONFIG if bad else 0
+
+
+def cmd_menus_show(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from ivr.menus.loader import parse_menu
+    from ivr.menus.model import MenuInvalid
+    from ivr.menus.show import graph, render
+
+    try:
+        menu = parse_menu(Path(args.file))
+    except MenuInvalid as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    if args.json:
+        print(json.dumps(graph(menu), ensure_ascii=False, indent=2))
+    else:
+        print(render(menu, args.language or settings.ivr.default_language))
+    return 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -116,6 +172,79 @@ def cmd_prompts_build(args: argparse.Namespace) -> int:
     return run_build(settings, menus=args.menus, out=sys.stdout, err=sys.stderr)
 
 
+@contextlib.contextmanager
+def _db_session(settings: Settings) -> Iterator[Session]:
+    """A session on the configured database, migrated first (a fresh install works)."""
+    from ticketdb.engine import make_engine, make_sessionmaker
+    from ticketdb.migrate import upgrade
+
+    upgrade(settings.database.url)
+    engine = make_engine(settings.database.url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def cmd_customers_add(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from ticketdb.customers import upsert_customer
+
+    with _db_session(settings) as s:
+        try:
+            customer = upsert_customer(
+                s,
+                phone=args.phone,
+                name=args.name,
+                tier=args.tier,
+                company=args.company,
+                address=args.address,
+            )
+        except ValueError as exc:
+            print(f"hotline: error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        print(f"saved {customer.phone} {customer.name} ({customer.tier})")
+    return 0
+
+
+def cmd_customers_import(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from ticketdb.customers import CustomerImportError, import_csv
+
+    with _db_session(settings) as s:
+        try:
+            count = import_csv(s, Path(args.file))
+        except CustomerImportError as exc:
+            print(f"hotline: error: {exc} (nothing imported)", file=sys.stderr)
+            return 1
+    print(f"imported {count} customer(s) from {args.file}")
+    return 0
+
+
+def cmd_customers_show(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from ticketdb.customers import find_by_phone
+
+    with _db_session(settings) as s:
+        customer = find_by_phone(s, args.phone)
+    if customer is None:
+        print("no customer with that number")
+        return 1
+    for label, value in (
+        ("phone", customer.phone),
+        ("name", customer.name),
+        ("tier", customer.tier),
+        ("company", customer.company),
+        ("address", customer.address),
+        ("notes", customer.notes),
+        ("created", customer.created_at.isoformat()),
+        ("updated", customer.updated_at.isoformat()),
+    ):
+        print(f"{label:8} {value if value is not None else '-'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotline", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -143,6 +272,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=2.0, help="seconds between scripted callers")
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser("menus", help="check and show IVR menu files")
+    msub = p.add_subparsers(dest="menus_command", required=True)
+    p = msub.add_parser("check", help="validate menu files (default: all in menus/)")
+    p.add_argument("files", nargs="*")
+    p.set_defaults(func=cmd_menus_check)
+    p = msub.add_parser("show", help="print a menu as a tree")
+    p.add_argument("file")
+    p.add_argument("--language", help="show the prompts in this language")
+    p.add_argument("--json", action="store_true", help="nodes and edges as JSON")
+    p.set_defaults(func=cmd_menus_show)
+
     p = sub.add_parser("db", help="database maintenance")
     dbsub = p.add_subparsers(dest="db_command", required=True)
     p = dbsub.add_parser("upgrade", help="apply database migrations")
@@ -152,6 +292,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_calls)
+
+    p = sub.add_parser("customers", help="customer records (caller ID → tier)")
+    csub = p.add_subparsers(dest="customers_command", required=True)
+    p = csub.add_parser("add", help="add a customer, or update the one with this number")
+    p.add_argument("phone")
+    p.add_argument("--name", required=True)
+    p.add_argument("--tier", required=True, choices=CUSTOMER_TIERS)
+    p.add_argument("--company", help="default: keep what is on file")
+    p.add_argument("--address", help="default: keep what is on file")
+    p.set_defaults(func=cmd_customers_add)
+    p = csub.add_parser("import", help="add or update customers from a CSV file (all or nothing)")
+    p.add_argument("file", help="CSV with a header: phone,name,tier[,company,address]")
+    p.set_defaults(func=cmd_customers_import)
+    p = csub.add_parser("show", help="show the customer with this number")
+    p.add_argument("phone")
+    p.set_defaults(func=cmd_customers_show)
 
     p = sub.add_parser("prompts", help="prompt files")
     prsub = p.add_subparsers(dest="prompts_command", required=True)
@@ -164,10 +320,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from agents.queue_config import QueueConfigError
+    from hotline.calendar import CalendarError
+    from ivr.menus.model import MenuInvalid
+
     try:
         return int(args.func(args))
-    except SettingsError as exc:
+    except (SettingsError, CalendarError, QueueConfigError) as exc:
         print(f"hotline: error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except MenuInvalid as exc:
+        # Every problem on its own line, each naming file and line.
+        for problem in exc.problems:
+            print(f"hotline: error: {problem}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from hotline.settings import Settings
 from ivr.ari import AriClient, AriConfig, EventStream
 from ivr.call.greeting import GreetingService
 from ivr.call.service import Prompts, Service
+from ivr.menus.registry import MenuRegistry
 from ivr.runtime.controller import Controller, utc_now
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
@@ -49,19 +51,59 @@ class ControllerNode:
         self,
         settings: Settings,
         prompts: Prompts,
-        service_factory: Callable[[], Service] = GreetingService,
+        service_factory: Callable[[], Service] | None = None,
         clock: Callable[[], datetime] = utc_now,
+        menus: MenuRegistry | None = None,
+        calendars: Any = None,
+        caller_tiers: bool = False,
+        menu_clock: Callable[[], datetime] | None = None,
     ) -> None:
+        self.menu_clock = menu_clock
         self.settings = settings
         self.prompts = prompts
+        self.menus = menus
+        self.calendars = calendars
+        self.caller_tiers = caller_tiers
+        if service_factory is None:
+            service_factory = self._menu_service if menus is not None else GreetingService
         self.service_factory = service_factory
         self.clock = clock
+        self._watch_task: asyncio.Task[None] | None = None
         self.engine: Any = None
         self.writer: RecordWriter | None = None
         self.client: AriClient | None = None
         self.controller: Controller | None = None
         self.stream: EventStream | None = None
         self._stream_task: asyncio.Task[None] | None = None
+
+    def _menu_service(self) -> Service:
+        from ivr.menus.engine import MenuService
+
+        assert self.menus is not None
+        # Each call keeps the Menu object it started with, whatever reloads happen.
+        menu = self.menus.current
+        calendar = self.calendars.get(menu.spec.calendar) if self.calendars else None
+        return MenuService(menu, calendar, clock=self.menu_clock)
+
+    def _tier_lookup(self) -> Callable[[str], str]:
+        from ticketdb.customers import tier_for
+
+        sessions = make_sessionmaker(self.engine)
+
+        def lookup(phone: str) -> str:
+            with sessions() as session:
+                return tier_for(session, phone)
+
+        return lookup
+
+    async def _watch_menus(self) -> None:
+        assert self.menus is not None
+        while True:
+            await asyncio.sleep(self.settings.ivr.reload_interval)
+            try:
+                await asyncio.to_thread(self.menus.reload_if_changed)
+            except Exception:
+                log.exception("menu reload failed; the last good menu stays live")
 
     async def start(self) -> None:
         s = self.settings
@@ -82,6 +124,7 @@ class ControllerNode:
             service_factory=self.service_factory,
             default_language=s.ivr.default_language,
             clock=self.clock,
+            tier_lookup=self._tier_lookup() if self.caller_tiers else None,
         )
         self.stream = EventStream(
             ari_config(s),
@@ -90,6 +133,8 @@ class ControllerNode:
             on_connected=self.controller.reconcile,
         )
         self._stream_task = asyncio.create_task(self.stream.run(), name="ari-event-stream")
+        if self.menus is not None:
+            self._watch_task = asyncio.create_task(self._watch_menus(), name="menu-reload")
 
     async def wait_connected(self, timeout: float = 10.0) -> None:
         assert self.stream is not None
@@ -97,6 +142,8 @@ class ControllerNode:
 
     async def stop(self, drain_timeout: float = 10.0) -> None:
         """Stop reading events, finish queued call work, flush records, close connections."""
+        if self._watch_task is not None:
+            self._watch_task.cancel()
         if self.stream is not None:
             self.stream.stop()
         if self._stream_task is not None:
@@ -118,17 +165,50 @@ class ControllerNode:
             self.engine.dispose()
 
 
-async def run_until_signalled(settings: Settings) -> int:
-    from hotline.prompts_setup import system_prompts
+@dataclass
+class IvrParts:
+    """Everything a node needs to run the hotline's menus, built (and checked) up front."""
 
-    prompts = await asyncio.to_thread(system_prompts, settings)
-    node = ControllerNode(settings, prompts)
+    prompts: Prompts
+    menus: MenuRegistry
+    calendars: Any
+
+
+def prepare_ivr(settings: Settings) -> IvrParts:
+    """Build prompts, load and check the live menu and the calendar.
+
+    Raises ``MenuInvalid``, ``CalendarError``, ``QueueConfigError`` or ``PromptBuildError``
+    with messages that name the file and line; the CLI turns them into exit status 2.
+    """
+    from hotline.calendar import load_calendars
+    from hotline.prompt_library import PromptLibrary
+    from hotline.prompts_setup import system_prompts
+    from ivr.menus.live import make_registry
+
+    prompts = system_prompts(settings)
+    calendars = (
+        load_calendars(settings.paths.calendar_file)
+        if settings.paths.calendar_file.exists()
+        else None
+    )
+    menus = make_registry(settings, PromptLibrary.from_settings(settings))
+    menus.load()
+    return IvrParts(prompts, menus, calendars)
+
+
+async def run_until_signalled(settings: Settings) -> int:
+    parts = await asyncio.to_thread(prepare_ivr, settings)
+    node = ControllerNode(
+        settings, parts.prompts, menus=parts.menus, calendars=parts.calendars, caller_tiers=True
+    )
     await node.start()
     log.info(
-        "controller %s running against %s (app %s)",
+        "controller %s running against %s (app %s), menu %s version %s",
         settings.node.name,
         settings.ari.url,
         settings.ari.app,
+        parts.menus.current.name,
+        parts.menus.current.version,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -73,11 +73,17 @@ class PathSettings(_Section):
     prompts_dir: Path = Path("recordings/prompts")
     calls_dir: Path = Path("recordings/calls")
     menus_dir: Path = Path("menus")
+    queues_file: Path = Path("config/queues.yaml")
+    calendar_file: Path = Path("config/calendar.yaml")
 
 
 class IvrSettings(_Section):
     default_language: Literal["en", "zh"] = "en"
     languages: tuple[Literal["en", "zh"], ...] = ("zh", "en")
+    # The live menu: menus/<menu>.yaml. Edits are picked up for new calls every
+    # reload_interval seconds; an invalid edit is logged and the last good menu stays.
+    menu: str = Field("telecom", pattern=r"^[A-Za-z0-9_-]+$")
+    reload_interval: float = Field(1.0, gt=0)
 
 
 class WebSettings(_Section):

@@ -50,6 +50,25 @@ class Hangup:
 
 
 @dataclass(frozen=True, slots=True)
+class ContinueInDialplan:
+    """Hand the channel back to the dialplan (a transfer): it leaves our application."""
+
+    context: str
+    extension: str
+    priority: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCallback:
+    """Log a callback request for this call (idempotent per call and source)."""
+
+    number: str
+    requested_at: datetime
+    source: str = "ivr"
+    language: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class SetLanguage:
     language: str
 
@@ -95,7 +114,7 @@ class Finished:
     """The call is over for the controller: release the session and its timers."""
 
 
-AriCommand = Answer | Play | StopPlayback | Hangup | SetLanguage
+AriCommand = Answer | Play | StopPlayback | Hangup | SetLanguage | ContinueInDialplan
 TimerCommand = StartTimer | CancelTimer
-RecordCommand = RecordStart | RecordAnswer | RecordUpdate | RecordEnd
+RecordCommand = RecordStart | RecordAnswer | RecordUpdate | RecordEnd | RequestCallback
 Command = AriCommand | TimerCommand | RecordCommand | Finished

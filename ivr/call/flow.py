@@ -71,6 +71,9 @@ class CallState:
     # The caller's side hung up (a hard hang-up request we did not cause): from here on
     # nothing is played or decided any more, we only wait for the channel to leave.
     caller_gone: bool = False
+    caller_tier: str = "general"
+    # The call was handed back to the dialplan (transfer): its leaving is not a hang-up.
+    transferred: bool = False
     end_reason: str | None = None
     playback_seq: int = 0
     # Distinguishes this controller's playback ids from those of an earlier life of the
@@ -112,6 +115,22 @@ class CallFlow:
     @property
     def caller_number(self) -> str:
         return self.state.caller_number
+
+    @property
+    def caller_tier(self) -> str:
+        return self.state.caller_tier
+
+    def save(self) -> None:
+        """Persist the service's progress (menu path, collected data) to the record."""
+        self._save_state()
+
+    def transfer(self, context: str, extension: str) -> None:
+        if self.state.phase != "in_service":
+            return
+        self.state.transferred = True
+        self.state.end_reason = "transferred"
+        self._save_state()
+        self._out.append(cmd.ContinueInDialplan(context, extension))
 
     @property
     def last_playback_id(self) -> str | None:
@@ -208,6 +227,7 @@ class CallFlow:
         s.caller_name = event.caller_name
         s.dialled = event.dialled
         s.created_at = event.created_at
+        s.caller_tier = event.caller_tier
         if event.language:
             s.language = event.language
 
@@ -350,7 +370,9 @@ class CallFlow:
 
     def _finish(self, at: datetime, cause: int | None, cause_text: str | None) -> None:
         s = self.state
-        if s.we_hung_up:
+        if s.transferred and not s.we_hung_up:
+            side, reason = "system", "transferred"
+        elif s.we_hung_up:
             side = "system"
             cause = cause if cause is not None else NORMAL_CLEARING
             reason = s.end_reason or "completed"
@@ -382,7 +404,13 @@ class CallFlow:
 
     def _save_state(self) -> None:
         self._out.append(
-            cmd.RecordUpdate({**self.service.record_fields(), "state": self.snapshot()})
+            cmd.RecordUpdate(
+                {
+                    **self.service.record_fields(),
+                    "language": self.state.language,
+                    "state": self.snapshot(),
+                }
+            )
         )
 
     def snapshot(self) -> dict[str, object]:

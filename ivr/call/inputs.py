@@ -17,6 +17,7 @@ class Started:
     dialled: str
     language: str
     created_at: datetime
+    caller_tier: str = "general"  # from the customers table (caller ID lookup)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,7 @@ class Adopted:
     created_at: datetime
     answered: bool
     snapshot: dict[str, object] | None = field(default=None)
+    caller_tier: str = "general"
 
 
 Input = (

@@ -36,6 +36,19 @@ class ServiceContext(Protocol):
     @property
     def caller_number(self) -> str: ...
 
+    @property
+    def caller_tier(self) -> str:
+        """general | member | vip, from the customers table at call start."""
+        ...
+
+    def save(self) -> None:
+        """Persist progress (``record_fields`` and the snapshot) to the call record."""
+        ...
+
+    def transfer(self, context: str, extension: str) -> None:
+        """Hand the call to the dialplan (``context``/``extension``); it leaves us."""
+        ...
+
     def play(self, media: tuple[str, ...]) -> str:
         """Queue a Play command; returns the playback id to wait for."""
         ...

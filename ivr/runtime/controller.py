@@ -88,7 +88,9 @@ class Controller:
         clock: Callable[[], datetime] = utc_now,
         executor: CommandExecutor | None = None,
         adopt_grace: float = 0.5,
+        tier_lookup: Callable[[str], str] | None = None,
     ) -> None:
+        self.tier_lookup = tier_lookup
         self.adopt_grace = adopt_grace
         self.client = client
         self.writer = writer
@@ -139,7 +141,8 @@ class Controller:
                 return
             self.stats.calls_started += 1
             session = self._new_session(key)
-            await session.feed(translate.caller_started(item))
+            tier = await self._caller_tier(item.channel.caller.number)
+            await session.feed(translate.caller_started(item, tier))
         elif isinstance(item, _Adopt):
             if session is not None:
                 return
@@ -156,6 +159,16 @@ class Controller:
             translated = translate.to_input(item, self.clock())
             if translated is not None:
                 await session.feed(translated)
+
+    async def _caller_tier(self, number: str) -> str:
+        """The caller's tier from the customers table; "general" if unknown or unreachable."""
+        if self.tier_lookup is None or not number:
+            return "general"
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(self.tier_lookup, number), 1.0)
+        except Exception as exc:  # a slow or absent database must not hold the caller
+            log.warning("caller tier lookup for %s failed (%s); treating as general", number, exc)
+            return "general"
 
     def _new_session(self, key: str) -> CallSession:
         flow = CallFlow(self.service_factory, self.prompts, self.default_language)

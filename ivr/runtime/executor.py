@@ -53,7 +53,12 @@ class CommandExecutor:
     async def execute(self, channel_id: str, command: cmd.Command) -> inp.Input | None:
         """Carry out one command; returns the input it produces, if any."""
         if isinstance(
-            command, cmd.RecordStart | cmd.RecordAnswer | cmd.RecordUpdate | cmd.RecordEnd
+            command,
+            cmd.RecordStart
+            | cmd.RecordAnswer
+            | cmd.RecordUpdate
+            | cmd.RecordEnd
+            | cmd.RequestCallback,
         ):
             self._write(channel_id, command)
             return None
@@ -81,6 +86,14 @@ class CommandExecutor:
                 )
             elif isinstance(command, cmd.Hangup):
                 await self._ari(self.client.channels.hangup, channel_id, reason=command.reason)
+            elif isinstance(command, cmd.ContinueInDialplan):
+                await self._ari(
+                    self.client.channels.continue_in_dialplan,
+                    channel_id,
+                    command.context,
+                    command.extension,
+                    command.priority,
+                )
             elif isinstance(command, cmd.SetLanguage):
                 await self._ari(
                     self.client.channels.set_var, channel_id, "CHANNEL(language)", command.language
@@ -122,6 +135,18 @@ class CommandExecutor:
         elif isinstance(command, cmd.RecordAnswer):
             op = functools.partial(
                 call_log.answer_call, node=node, channel_id=channel_id, answered_at=command.at
+            )
+        elif isinstance(command, cmd.RequestCallback):
+            from ticketdb import callbacks
+
+            op = functools.partial(
+                callbacks.request_callback,
+                node=node,
+                channel_id=channel_id,
+                number=command.number,
+                requested_at=command.requested_at,
+                source=command.source,
+                language=command.language,
             )
         elif isinstance(command, cmd.RecordUpdate):
             op = functools.partial(

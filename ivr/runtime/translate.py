@@ -8,7 +8,7 @@ from ivr.ari import events as ev
 from ivr.call import inputs as inp
 
 
-def caller_started(event: ev.StasisStart) -> inp.Started:
+def caller_started(event: ev.StasisStart, caller_tier: str = "general") -> inp.Started:
     ch = event.channel
     return inp.Started(
         at=event.timestamp,
@@ -18,6 +18,7 @@ def caller_started(event: ev.StasisStart) -> inp.Started:
         dialled=ch.dialplan.exten if ch.dialplan else "",
         language=ch.language,
         created_at=ch.creationtime,
+        caller_tier=caller_tier,
     )
 
 

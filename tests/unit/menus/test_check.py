@@ -1,0 +1,131 @@
+"""``hotline menus check`` and the checks behind it: every error found, at its line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agents.queue_config import load_queues
+from ivr.menus.loader import load_menu
+from ivr.menus.model import MenuInvalid
+
+REPO = Path(__file__).parents[3]
+BROKEN = Path(__file__).parent / "broken"
+QUEUES = load_queues(REPO / "config" / "queues.yaml")
+
+
+def problems(name: str) -> list[tuple[int, str]]:
+    with pytest.raises(MenuInvalid) as info:
+        load_menu(BROKEN / name, QUEUES, ["default"])
+    return [(p.line, p.message) for p in info.value.problems]
+
+
+def test_dangling_target() -> None:
+    assert problems("dangling.yaml") == [(8, "target node 'nowhere' does not exist")]
+
+
+def test_unreachable_node() -> None:
+    assert problems("unreachable.yaml") == [(9, "node 'orphan' cannot be reached from 'main'")]
+
+
+def test_duplicate_key() -> None:
+    assert problems("duplicate.yaml") == [(9, "duplicate key '1'")]
+
+
+def test_reserved_key_clash() -> None:
+    ((line, message),) = problems("reserved.yaml")
+    assert line == 9
+    assert "clashes with the reserved repeat key" in message
+
+
+def test_loop_with_no_way_out() -> None:
+    found = problems("trap.yaml")
+    assert [line for line, _ in found] == [8, 12]
+    assert all("loop with no way out" in m for _, m in found)
+
+
+def test_prompt_missing_a_language() -> None:
+    assert problems("language.yaml") == [(6, "prompt has no text or audio for zh")]
+
+
+def test_unknown_queue_and_skills() -> None:
+    assert problems("queues.yaml") == [
+        (8, "queue 'no_such_queue' does not exist (config/queues.yaml)"),
+        (9, "skill 'broadband' is not a skill of queue 'orders'"),
+        (10, "skill 'juggling' does not exist"),
+    ]
+
+
+def test_schema_errors_each_at_their_line() -> None:
+    found = problems("schema.yaml")
+    lines = [line for line, _ in found]
+    assert 7 in lines  # timeout: -3
+    assert 9 in lines  # two kinds in one action
+    assert 10 in lines  # "x" is not a DTMF key
+    assert 11 in lines  # misspelt action
+    assert any(
+        "exactly one of" in m and "queue, menu" in m.replace("menu, queue", "queue, menu")
+        for _, m in found
+    )
+
+
+def test_bad_yaml() -> None:
+    ((line, message),) = problems("yaml.yaml")
+    assert line in (7, 8)
+    assert message.startswith("not valid YAML")
+
+
+def test_shipped_menus_are_clean() -> None:
+    for name in ("telecom.yaml", "dairy.yaml"):
+        load_menu(REPO / "menus" / name, QUEUES, ["default"])
+
+
+def test_cli_reports_every_broken_file_and_exits_2() -> None:
+    files = sorted(str(p) for p in BROKEN.glob("*.yaml"))
+    result = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "menus", "check", *files],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    out = result.stdout.splitlines()
+    assert f"{BROKEN / 'dangling.yaml'}:8: target node 'nowhere' does not exist" in out
+    assert any(line.startswith(f"{BROKEN / 'duplicate.yaml'}:9:") for line in out)
+    assert all(":" in line for line in out)
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_clean_menus_exit_0_and_show_prints_the_tree() -> None:
+    ok = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "menus", "check"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "menus/telecom.yaml: ok" in ok.stdout
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hotline.cli",
+            "menus",
+            "show",
+            "menus/telecom.yaml",
+            "--language",
+            "en",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert shown.returncode == 0
+    assert "consult:" in shown.stdout
+    assert "  5 → queue product (skill product)" in shown.stdout

@@ -132,7 +132,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from hotline.demo import run_demo
 
     _setup_logging(args.verbose) if args.verbose else logging.basicConfig(level=logging.WARNING)
-    return asyncio.run(run_demo(settings, duration=args.duration, interval=args.interval))
+    return asyncio.run(
+        run_demo(settings, duration=args.duration, interval=args.interval, hours=args.hours)
+    )
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -270,6 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between scripted callers")
+    p.add_argument(
+        "--hours",
+        choices=["open", "closed", "real"],
+        default="open",
+        help="desk hours the menu sees: open (default), closed, or real (config/calendar.yaml)",
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("menus", help="check and show IVR menu files")

@@ -185,3 +185,29 @@ async def test_simulate_serves_ari_standalone(env: dict[str, str], prompts_dir: 
         out, _ = proc.communicate(timeout=15)
     assert f"{base}/ari" in out
     assert "Traceback" not in out
+
+
+def test_prompts_build_with_menus_reports_every_file(env: dict[str, str]) -> None:
+    result = hotline("prompts", "build", "--menus", env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith(("built", "cached"))]
+    menu_files = [line for line in lines if "/custom/tts/" in line]
+    assert menu_files, result.stdout
+    for line in lines:
+        _status, lang, uri, path, seconds = line.split()
+        assert lang in ("zh", "en") and uri.startswith("sound:custom/")
+        assert Path(path).exists() and float(seconds.rstrip("s")) > 0
+    assert "menu)" in result.stdout.splitlines()[-1]
+
+
+def test_menus_check_rejects_a_bad_live_menu_at_start(env: dict[str, str], tmp_path: Path) -> None:
+    menus = tmp_path / "menus"
+    menus.mkdir()
+    (menus / "telecom.yaml").write_text(
+        (REPO / "menus" / "telecom.yaml").read_text().replace("{menu: queries}", "{menu: nowhere}")
+    )
+    bad_env = {**env, "HOTLINE_PATHS_MENUS_DIR": str(menus), "HOTLINE_ARI_PASSWORD": "x"}
+    result = hotline("run", env=bad_env, timeout=120)
+    assert result.returncode == 2
+    assert "telecom.yaml:" in result.stderr and "'nowhere' does not exist" in result.stderr
+    assert "Traceback" not in result.stderr

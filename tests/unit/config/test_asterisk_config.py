@@ -230,3 +230,15 @@ def test_no_sample_holds_a_real_password() -> None:
                     seen += 1
                     assert entry.value == PLACEHOLDER, f"{path.name}:{entry.line}"
     assert seen == 4  # ari user + three SIP auths: the check really looked at them
+
+
+def test_menu_transfers_have_a_context_to_go_to() -> None:
+    from ivr.menus.schema import Defaults
+
+    plan = dialplan(conf("extensions.conf"))
+    context = Defaults().transfer_context
+    assert context in plan, f"menus transfer into [{context}], which extensions.conf lacks"
+    patterns = set(plan[context])
+    assert {"_800X", "_+X.", "_X."} <= patterns  # agents, E.164 and national numbers
+    for ext in plan[context].values():
+        assert ext.steps[0].app == "Dial"

@@ -24,10 +24,29 @@ from ticketdb.migrate import upgrade
 from ticketdb.models import Call
 
 
+# The live menu of the child controller: one long-ish prompt, then a goodbye. Short
+# timeouts keep the test quick; the length of the prompt leaves time to kill mid-call.
+CRASH_MENU = """
+menu: crash
+languages: [zh, en]
+start: main
+defaults: {timeout: 1, max_tries: 1, after_max_tries: {hangup: true}}
+nodes:
+  main:
+    prompt:
+      zh: 您好，欢迎致电服务热线。本次通话可能会被录音，以便我们改进服务质量，请您耐心收听。
+      en: Hello and welcome. This call may be recorded to help us improve our service.
+    options:
+      "1": {hangup: true}
+"""
+
+
 class Controller:
     """``hotline run`` in a child process, configured only through HOTLINE_* variables."""
 
-    def __init__(self, sim: AriSimulator, db_url: str, prompts_dir: Path, log: Path) -> None:
+    def __init__(
+        self, sim: AriSimulator, db_url: str, prompts_dir: Path, log: Path, menus_dir: Path
+    ) -> None:
         self.env = {
             **os.environ,
             "HOTLINE_CONFIG": str(Path(__file__).parents[3] / "config" / "hotline.toml"),
@@ -39,6 +58,8 @@ class Controller:
             "HOTLINE_ARI_PING_INTERVAL": "0.5",
             "HOTLINE_DATABASE_URL": db_url,
             "HOTLINE_PATHS_PROMPTS_DIR": str(prompts_dir),
+            "HOTLINE_PATHS_MENUS_DIR": str(menus_dir),
+            "HOTLINE_IVR_MENU": "crash",
         }
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
@@ -71,7 +92,10 @@ def controller(
     sim: AriSimulator, db_url: str, prompts_dir: Path, built_prompts: Any, tmp_path: Path
 ) -> Iterator[Controller]:
     upgrade(db_url)
-    c = Controller(sim, db_url, prompts_dir, tmp_path / "controller.log")
+    menus_dir = tmp_path / "menus"
+    menus_dir.mkdir()
+    (menus_dir / "crash.yaml").write_text(CRASH_MENU)
+    c = Controller(sim, db_url, prompts_dir, tmp_path / "controller.log", menus_dir)
     yield c
     c.stop()
     print(c.log.read_text(errors="replace")[-4000:])
@@ -93,17 +117,25 @@ async def test_killed_mid_call_then_restarted_the_call_is_readopted(
     await wait_for(lambda: "hotline" in sim.connected_apps, timeout=30, what="controller up")
     call = await sim.place_call("6000", "+8613800000001", "Zhang Wei", script="wait for prompt")
     await wait_for(lambda: bool(call.heard), what="greeting starts")
-    await wait_for(lambda: len(read_records(db_url)) == 1, what="record written")
+
+    def in_menu() -> bool:
+        recs = read_records(db_url)
+        return len(recs) == 1 and (recs[0].state or {}).get("phase") == "in_service"
+
+    await wait_for(in_menu, what="the call's menu state saved")
     controller.kill()
     await wait_for(lambda: "hotline" not in sim.connected_apps, what="app gone with the process")
     assert call.channel.id in sim.engine.channels  # the caller is still there, in Stasis
     controller.start()
     await call.ended(40)
-    # Re-adopted: the restarted controller finished the call itself (greeting or apology).
+    # Re-adopted: the restarted controller resumed the menu where the caller was (its
+    # prompt again), then finished the call itself with the menu's goodbye.
     assert call.hangup_by == "system"
     heard = [h.media for h in call.heard]
-    assert heard[0] == "sound:custom/greeting"
-    assert set(heard) <= {"sound:custom/greeting", "sound:custom/apology_technical"}
+    main_prompt = heard[0]
+    assert main_prompt.startswith("sound:custom/tts/")
+    assert heard.count(main_prompt) == 2
+    assert heard[-1] == "sound:custom/goodbye"
     await wait_for(
         lambda: all(r.is_complete for r in read_records(db_url)), timeout=10, what="complete"
     )
@@ -112,7 +144,8 @@ async def test_killed_mid_call_then_restarted_the_call_is_readopted(
     assert rec.caller_number == "+8613800000001"
     assert rec.answered_at is not None
     assert rec.hangup_side == "system"
-    assert rec.end_reason in ("completed", "state_lost")
+    assert rec.end_reason == "menu_hangup"
+    assert "resumed" in [e["event"] for e in rec.menu_path]
 
 
 async def test_caller_hangs_up_while_the_controller_is_dead(

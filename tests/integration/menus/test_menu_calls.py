@@ -98,6 +98,28 @@ async def test_back_and_repeat_and_language_choice(
     assert [h.media.split("/")[0] for h in call.heard[:2]] == ["sound:zh", "sound:en"]
 
 
+async def test_self_service_info_then_hangup_with_its_goodbye(
+    sim: AriSimulator, menu_node: MenuFactory
+) -> None:
+    node = await menu_node(FAST)
+    call = await sim.place_call(
+        "6000",
+        "+8613800000012",
+        script="wait for prompt; press 1; wait for prompt; press 2; wait for prompt; "
+        "wait for silence; press 6",
+    )
+    rec = await finished(node, call)
+    ev = events(rec)
+    assert ("info", "main", "") in ev
+    assert ("exit", "main", "hangup") in ev
+    assert (rec.end_reason, rec.hangup_side) == ("menu_hangup", "system")
+    assert call.hangup_by == "system"
+    info, back_at_main, goodbye = call.heard[-3:]
+    assert info.completed  # the message was heard to its end
+    assert back_at_main.media == call.heard[1].media  # then the main menu again
+    assert goodbye.completed and goodbye.media.startswith("sound:custom/tts/")
+
+
 async def test_collect_with_confirmation_and_a_rejected_entry(
     sim: AriSimulator, menu_node: MenuFactory
 ) -> None:

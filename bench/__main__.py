@@ -1,5 +1,10 @@
-"""``python -m bench [--calls N] [--rate R] [--pg URL]``: run the benchmarks, write
-``bench/results/calls.json`` and the README's benchmark table."""
+"""``python -m bench [--calls N] [--rate R] [--pg URL] [--only calls|ivr]``: run the
+benchmarks, write ``bench/results/calls.json`` and ``bench/results/ivr.json`` and the
+README's benchmark tables.
+
+The IVR benchmark runs as ``hotline bench ivr … --json --sim-process``, one process per
+run: the simulator in a process of its own, so CPU and peak RSS are the controller's, and
+a fresh process each time, so one run's peak RSS is not another's."""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ import json
 import logging
 import re
 import statistics
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
 START, END = "<!-- bench:calls:start -->", "<!-- bench:calls:end -->"
+IVR_START, IVR_END = "<!-- bench:ivr:start -->", "<!-- bench:ivr:end -->"
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -51,14 +59,103 @@ def _table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _replace_block(start: str, end: str, table: str) -> None:
+    text = README.read_text()
+    if start in text and end in text:
+        text = re.sub(
+            re.escape(start) + ".*?" + re.escape(end),
+            lambda _: f"{start}\n{table}\n{end}",
+            text,
+            flags=re.S,
+        )
+        README.write_text(text)
+
+
+def _ivr_run(calls: int, concurrency: int) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "hotline.cli", "bench", "ivr", "--calls", str(calls)]
+    cmd += ["--concurrency", str(concurrency), "--json", "--sim-process"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    if done.returncode not in (0, 1):  # 1: ran, but the invariant did not hold: report it
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def _ivr_median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median run by DTMF p99, with every run's p99 and the median CPU per call."""
+    ordered = sorted(runs, key=lambda r: r["dtmf_to_request_p99_ms"] or 0)
+    result = dict(ordered[len(ordered) // 2])
+    result["runs"] = len(runs)
+    result["dtmf_p99_ms_all_runs"] = [r["dtmf_to_request_p99_ms"] for r in runs]
+    result["cpu_ms_per_call_median"] = round(
+        1000 * statistics.median(r["controller_cpu_seconds_per_call"] for r in runs), 2
+    )
+    result["runs_invariant_held"] = sum(
+        r["records_lost"] == 0 and r["records_duplicated"] == 0 for r in runs
+    )
+    return result
+
+
+def _ivr_table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| command | calls/s | in Stasis at most | DTMF→request p50 / p99 / max | "
+        "controller CPU per call | peak RSS | records (complete / lost / dup) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| `{r['command']}` | {r['calls_per_second']} | {r['concurrency_reached']} | "
+            f"{r['dtmf_to_request_p50_ms']} / {r['dtmf_to_request_p99_ms']} / "
+            f"{r['dtmf_to_request_max_ms']} ms | {r['cpu_ms_per_call_median']} ms | "
+            f"{r['peak_rss_mb']} MB | {r['records_complete']} / {r['records_lost']} / "
+            f"{r['records_duplicated']} |"
+        )
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    p99s = "; ".join(f"{r['concurrency']}: {r['dtmf_p99_ms_all_runs']}" for r in results)
+    lines.append(
+        f"\n_Measured {stamp} with `make bench` on {results[0]['cpus']} CPUs, "
+        f"{results[0]['database']}, the median of {results[0]['runs']} runs by DTMF p99 "
+        f"(every run's p99 in ms by calls in flight — {p99s})._"
+    )
+    return "\n".join(lines)
+
+
+def _bench_ivr(concurrencies: list[int], runs: int) -> None:
+    results = []
+    for c in concurrencies:
+        ivr_runs = []
+        for _ in range(runs):
+            r = _ivr_run(3 * c, c)
+            print(json.dumps({k: v for k, v in r.items() if k != "reactions_by_cause"}))
+            ivr_runs.append(r)
+        results.append(_ivr_median(ivr_runs))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "ivr.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    table = _ivr_table(results)
+    _replace_block(IVR_START, IVR_END, table)
+    print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--rate", type=float, default=30.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pg", help="also run against this PostgreSQL URL")
+    parser.add_argument("--only", choices=["calls", "ivr"], help="run one benchmark only")
+    parser.add_argument(
+        "--ivr-concurrency",
+        type=int,
+        nargs="+",
+        default=[100, 500],
+        help="calls in flight for the IVR runs (each places 3× as many calls)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.only != "calls":
+        _bench_ivr(args.ivr_concurrency, args.runs)
+    if args.only == "ivr":
+        return
     results = []
     for db in [None, args.pg] if args.pg else [None]:
         runs = [asyncio.run(calls.run(args.calls, args.rate, db)) for _ in range(args.runs)]
@@ -68,15 +165,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "calls.json").write_text(json.dumps(results, indent=2) + "\n")
     table = _table(results)
-    text = README.read_text()
-    if START in text and END in text:
-        text = re.sub(
-            re.escape(START) + ".*?" + re.escape(END),
-            f"{START}\n{table}\n{END}",
-            text,
-            flags=re.S,
-        )
-        README.write_text(text)
+    _replace_block(START, END, table)
     print(table)
 
 

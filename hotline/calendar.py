@@ -18,10 +18,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -32,6 +31,10 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+
+from ivr.menus.source import SourceError as _SourceError
+from ivr.menus.source import line_of as _line_of
+from ivr.menus.source import load as _compose
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # How far next_open looks ahead: a year, so even an annual shutdown has an answer.
@@ -261,62 +264,6 @@ class Calendars:
 # --- loading ------------------------------------------------------------------------
 
 _Loc = tuple[str, ...]
-
-
-class _SourceError(Exception):
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-        self.message = message
-
-
-def _compose(text: str) -> tuple[Any, dict[_Loc, int]]:
-    """YAML data plus the line of every key and list item; duplicate keys refused.
-
-    PyYAML would silently keep the last of two ``mon:`` entries, hiding a day's hours.
-    """
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise _SourceError(
-            mark.line + 1 if mark else 1, f"not valid YAML: {exc.problem or exc}"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise _SourceError(1, f"not valid YAML: {exc}") from None
-    lines: dict[_Loc, int] = {}
-    if root is None:
-        return None, lines
-    return _build(root, (), lines, yaml.SafeLoader("")), lines
-
-
-def _build(node: yaml.Node, loc: _Loc, lines: dict[_Loc, int], c: yaml.SafeLoader) -> Any:
-    lines.setdefault(loc, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            line = key_node.start_mark.line + 1
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise _SourceError(line, "mapping keys must be plain values")
-            key = str(c.construct_object(key_node))
-            if key in out:
-                raise _SourceError(line, f"duplicate key '{key}'")
-            lines[(*loc, key)] = line
-            out[key] = _build(value_node, (*loc, key), lines, c)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*loc, str(i)), lines, c) for i, item in enumerate(node.value)]
-    return c.construct_object(node)
-
-
-def _line_of(lines: dict[_Loc, int], loc: tuple[object, ...]) -> int:
-    """The line of the deepest known prefix of ``loc``."""
-    path = tuple(str(p) for p in loc)
-    while path:
-        if path in lines:
-            return lines[path]
-        path = path[:-1]
-    return lines.get((), 1)
 
 
 def _describe(exc: ValidationError) -> tuple[tuple[object, ...], str]:

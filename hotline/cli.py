@@ -137,6 +137,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_bench_ivr(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from hotline.benchmarks.ivr import main as bench_ivr
+
+    return bench_ivr(
+        settings,
+        args.calls,
+        args.concurrency,
+        menu=args.menu,
+        db_url=args.db,
+        as_json=args.json,
+        sim_process=args.sim_process,
+        profile=Path(args.profile) if args.profile else None,
+        verbose=args.verbose,
+    )
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from ticketdb.migrate import upgrade
@@ -322,6 +339,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = prsub.add_parser("build", help="build the system prompts (and menu prompts) now")
     p.add_argument("--menus", action="store_true", help="also the live menu's prompts")
     p.set_defaults(func=cmd_prompts_build)
+
+    p = sub.add_parser("bench", help="benchmarks against the ARI simulator")
+    bsub = p.add_subparsers(dest="bench_command", required=True)
+    p = bsub.add_parser(
+        "ivr",
+        help="scripted callers through three menu levels with barge-in, C calls in flight",
+        description="Scripted callers press 1 (language), 2 (consultation), 2/3/4 (a queue) "
+        "as each prompt starts; the menu's clock is fixed at an instant its calendar is open. "
+        "Exit 0 when every call has exactly one complete record.",
+    )
+    p.add_argument("--calls", type=int, default=300, help="calls to place in all")
+    p.add_argument("--concurrency", type=int, default=100, help="calls kept in flight")
+    p.add_argument("--json", action="store_true", help="the figures as JSON")
+    p.add_argument("--menu", help="menu in menus_dir (default: the live menu, ivr.menu)")
+    p.add_argument(
+        "--db",
+        help="database URL (default: a fresh SQLite file; PostgreSQL: a "
+        "fresh schema, dropped afterwards)",
+    )
+    p.add_argument(
+        "--sim-process",
+        action="store_true",
+        help="run the simulator as a separate process, so CPU and RSS are the controller's own",
+    )
+    p.add_argument("--profile", help="write a cProfile of the run here (event-loop thread only); top spots on stderr")
+    p.set_defaults(func=cmd_bench_ivr)
     return parser
 
 

@@ -70,8 +70,17 @@ class SimEngine:
         self.events_emitted = 0
         # Event-to-command latency as Asterisk sees it: from an event the controller must
         # act on (StasisStart, PlaybackFinished, a digit) to its next request on that channel.
+        # ``reaction_causes`` runs parallel to ``reaction_times``: which kind of event it was
+        # ("stasis" | "playback" | "dtmf"), so a benchmark can report DTMF reactions alone.
+        # Each kind pending on a channel is timed from its first event: a digit pressed while
+        # a PlaybackFinished still waits for its reaction is timed too (else exactly the slow
+        # digits would go uncounted).
         self.reaction_times: list[float] = []
-        self._awaiting: dict[str, float] = {}
+        self.reaction_causes: list[str] = []
+        self._awaiting: dict[str, dict[str, float]] = {}
+        # Channels in a Stasis application now, and the most there ever were at once.
+        self.stasis_channels = 0
+        self.stasis_channels_max = 0
         self._after_playback: dict[str, Callable[[], None]] = {}
         self._idle_waiters: dict[int, list[asyncio.Future[None]]] = {}
 
@@ -187,10 +196,12 @@ class SimEngine:
 
     def _enter_stasis(self, ch: SimChannel, app: str, args: list[str]) -> None:
         ch.stasis_app = app
+        self.stasis_channels += 1
+        self.stasis_channels_max = max(self.stasis_channels_max, self.stasis_channels)
         ch.app_name, ch.app_data = "Stasis", ",".join([app, *args])
         ch.subscribed.add(app)
         self.emit("StasisStart", [app], args=list(args), channel=ch.to_json())
-        self._awaiting[ch.id] = self.now()
+        self._awaiting[ch.id] = {"stasis": self.now()}
 
     # -- the caller's side ----------------------------------------------------------------
 
@@ -199,7 +210,7 @@ class SimEngine:
             return
         # DTMF does not stop an ARI playback (observed on Asterisk 22): barge-in is the app's job.
         self._channel_event("ChannelDtmfReceived", ch, digit=digit, duration_ms=duration_ms)
-        self._awaiting.setdefault(ch.id, self.now())
+        self._awaiting.setdefault(ch.id, {}).setdefault("dtmf", self.now())
 
     def caller_hangup(self, ch: SimChannel) -> None:
         self.hangup(ch, 16, by="caller")
@@ -212,9 +223,12 @@ class SimEngine:
             self._set_state(ch, "Up")
 
     def reacted(self, channel_id: str) -> None:
-        since = self._awaiting.pop(channel_id, None)
-        if since is not None:
-            self.reaction_times.append(self.now() - since)
+        pending = self._awaiting.pop(channel_id, None)
+        if pending:
+            now = self.now()
+            for cause, since in pending.items():
+                self.reaction_times.append(now - since)
+                self.reaction_causes.append(cause)
 
     def answer(self, channel_id: str) -> None:
         self._answer(self.stasis_channel(channel_id))
@@ -268,6 +282,7 @@ class SimEngine:
             self._channel_event("StasisEnd", ch)
             ch.subscribed.discard(ch.stasis_app)
             ch.stasis_app = None
+            self.stasis_channels -= 1
         ch.state = "Down"
         self._channel_event(
             "ChannelDestroyed", ch, cause=cause, cause_txt=CAUSE_TEXT.get(cause, "Unknown")
@@ -288,6 +303,7 @@ class SimEngine:
         self._channel_event("StasisEnd", ch)
         ch.subscribed.discard(app)
         ch.stasis_app = None
+        self.stasis_channels -= 1
         ch.context = context or ch.context
         ch.exten = exten or ch.exten
         ch.priority = (priority or ch.priority + 1) if not (context or exten) else (priority or 1)
@@ -534,7 +550,7 @@ class SimEngine:
             target.current = None
         self.emit("PlaybackFinished", self._subscribers(pb), playback=pb.to_json())
         if pb.target_kind == "channel" and pb.target_id in self.channels:
-            self._awaiting.setdefault(pb.target_id, self.now())
+            self._awaiting.setdefault(pb.target_id, {}).setdefault("playback", self.now())
         then = self._after_playback.pop(pb.id, None)
         if then is not None:
             then()

@@ -609,6 +609,10 @@ class AriSimulator:
         def pct(p: float) -> float | None:
             return times[min(len(times) - 1, int(p * len(times)))] if times else None
 
+        e = self.engine
+        by_cause: dict[str, list[float]] = {}
+        for cause, seconds in zip(e.reaction_causes, e.reaction_times, strict=True):
+            by_cause.setdefault(cause, []).append(seconds)
         ended = [c for c in self.calls.values() if c.is_over]
         return web.json_response(
             {
@@ -616,6 +620,12 @@ class AriSimulator:
                 "reaction_p50_ms": None if not times else round(1000 * (pct(0.5) or 0), 3),
                 "reaction_p99_ms": None if not times else round(1000 * (pct(0.99) or 0), 3),
                 "reaction_max_ms": None if not times else round(1000 * times[-1], 3),
+                # The same figures per kind of event: "stasis", "playback", "dtmf".
+                "reaction_by_cause": {
+                    cause: _percentiles(values) for cause, values in sorted(by_cause.items())
+                },
+                "stasis_channels": e.stasis_channels,
+                "stasis_channels_max": e.stasis_channels_max,
                 "calls_placed": len(self.calls),
                 "calls_ended": len(ended),
                 "calls_answered": sum(c.answered for c in self.calls.values()),
@@ -707,6 +717,16 @@ class AriSimulator:
         body = await self._json_body(request)
         self.delay_events(float(body.get("seconds", 0.0)))
         return web.Response(status=204)
+
+
+def _percentiles(values: list[float]) -> dict[str, float | int]:
+    """count, p50/p99/max in ms of a non-empty list of seconds (nearest rank, as above)."""
+    times = sorted(values)
+
+    def ms(p: float) -> float:
+        return round(1000 * times[min(len(times) - 1, int(p * len(times)))], 3)
+
+    return {"count": len(times), "p50_ms": ms(0.5), "p99_ms": ms(0.99), "max_ms": ms(1.0)}
 
 
 async def serve_forever(

@@ -16,17 +16,15 @@ with what it knows, so nothing is lost. Each write commits its own transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ticketdb.models import Call, utcnow
+from ticketdb.sql import insert, transaction
 
 # What update_call (and end_call's extra fields) may set.
 UPDATABLE_FIELDS = frozenset(
@@ -67,31 +65,14 @@ def _check_fields(fields: Mapping[str, Any]) -> None:
         raise TypeError(f"unknown call record field(s): {', '.join(sorted(unknown))}")
 
 
-@contextmanager
-def _transaction(s: Session) -> Iterator[None]:
-    """Commit on success; roll back on failure so the session stays usable."""
-    try:
-        yield
-        s.commit()
-    except BaseException:
-        s.rollback()
-        raise
-
-
 def _insert_if_absent(s: Session, values: Mapping[str, Any]) -> bool:
     """Insert a row unless (node, channel_id) exists; True when this call inserted it."""
-    dialect = s.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt = pg_insert(Call).values(**values)
-        stmt = stmt.on_conflict_do_nothing(index_elements=["node", "channel_id"])
-        inserted = s.execute(stmt.returning(Call.id)).scalar_one_or_none()
-    elif dialect == "sqlite":
-        sstmt = sqlite_insert(Call).values(**values)
-        sstmt = sstmt.on_conflict_do_nothing(index_elements=["node", "channel_id"])
-        inserted = s.execute(sstmt.returning(Call.id)).scalar_one_or_none()
-    else:
-        raise NotImplementedError(f"call records need SQLite or PostgreSQL, not {dialect}")
-    return inserted is not None
+    stmt = (
+        insert(s, Call)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["node", "channel_id"])
+    )
+    return s.execute(stmt.returning(Call.id)).scalar_one_or_none() is not None
 
 
 def _locked_row(s: Session, node: str, channel_id: str) -> Call:
@@ -130,7 +111,7 @@ def start_call(
             "state": state,
         }
     )
-    with _transaction(s):
+    with transaction(s):
         if _insert_if_absent(s, values):
             return
         row = _locked_row(s, node, channel_id)
@@ -154,7 +135,7 @@ def answer_call(s: Session, *, node: str, channel_id: str, answered_at: datetime
             "answered_at": answered_at,
         }
     )
-    with _transaction(s):
+    with transaction(s):
         if _insert_if_absent(s, values):
             return
         row = _locked_row(s, node, channel_id)
@@ -174,7 +155,7 @@ def update_call(s: Session, *, node: str, channel_id: str, **fields: Any) -> Non
     if not fields:
         return
     values = _fit({"node": node, "channel_id": channel_id, "started_at": utcnow(), **fields})
-    with _transaction(s):
+    with transaction(s):
         if _insert_if_absent(s, values):
             return
         row = _locked_row(s, node, channel_id)
@@ -212,7 +193,7 @@ def end_call(
         **fields,
     }
     values = _fit({"node": node, "channel_id": channel_id, "started_at": ended_at, **end})
-    with _transaction(s):
+    with transaction(s):
         if _insert_if_absent(s, values):
             return
         row = _locked_row(s, node, channel_id)

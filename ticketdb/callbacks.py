@@ -12,12 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ticketdb.customers import normalise_phone
 from ticketdb.models import CallbackRequest
+from ticketdb.sql import insert, transaction
 
 SOURCES = ("ivr", "queue")
 
@@ -49,26 +48,10 @@ def request_callback(
         "status": "open",
     }
     keys = ["node", "channel_id", "source"]
-    dialect = s.get_bind().dialect.name
-    try:
-        if dialect == "postgresql":
-            s.execute(
-                pg_insert(CallbackRequest)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=keys)
-            )
-        elif dialect == "sqlite":
-            s.execute(
-                sqlite_insert(CallbackRequest)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=keys)
-            )
-        else:
-            raise NotImplementedError(f"callback requests need SQLite or PostgreSQL, not {dialect}")
-        s.commit()
-    except BaseException:
-        s.rollback()
-        raise
+    with transaction(s):
+        s.execute(
+            insert(s, CallbackRequest).values(**values).on_conflict_do_nothing(index_elements=keys)
+        )
 
 
 def open_requests(s: Session) -> list[CallbackRequest]:

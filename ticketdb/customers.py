@@ -11,17 +11,15 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ticketdb.models import CUSTOMER_TIERS, Customer, utcnow
+from ticketdb.sql import insert, transaction
 
 MAX_PHONE = 32
 MAX_NAME = 128
@@ -105,42 +103,19 @@ def _validated(
     }
 
 
-@contextmanager
-def _transaction(s: Session) -> Iterator[None]:
-    """Commit on success; roll back on failure so the session stays usable."""
-    try:
-        yield
-        s.commit()
-    except BaseException:
-        s.rollback()
-        raise
-
-
 def _upsert(s: Session, values: Mapping[str, Any]) -> None:
     now = utcnow()
-    row = {**values, "created_at": now, "updated_at": now}
-    dialect = s.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt = pg_insert(Customer).values(**row)
-        excluded = stmt.excluded
-    elif dialect == "sqlite":
-        sstmt = sqlite_insert(Customer).values(**row)
-        excluded = sstmt.excluded
-    else:
-        raise NotImplementedError(f"customers need SQLite or PostgreSQL, not {dialect}")
+    stmt = insert(s, Customer).values(**{**values, "created_at": now, "updated_at": now})
     changes = {
-        "name": excluded.name,
-        "tier": excluded.tier,
+        "name": stmt.excluded.name,
+        "tier": stmt.excluded.tier,
         # None means "not given": keep what is on file.
-        "company": func.coalesce(excluded.company, Customer.company),
-        "address": func.coalesce(excluded.address, Customer.address),
+        "company": func.coalesce(stmt.excluded.company, Customer.company),
+        "address": func.coalesce(stmt.excluded.address, Customer.address),
         # ON CONFLICT DO UPDATE skips the model's onupdate.
         "updated_at": now,
     }
-    if dialect == "postgresql":
-        s.execute(stmt.on_conflict_do_update(index_elements=["phone"], set_=changes))
-    else:
-        s.execute(sstmt.on_conflict_do_update(index_elements=["phone"], set_=changes))
+    s.execute(stmt.on_conflict_do_update(index_elements=["phone"], set_=changes))
 
 
 def upsert_customer(
@@ -158,7 +133,7 @@ def upsert_customer(
     for a bad number, tier or over-long text.
     """
     values = _validated(phone=phone, name=name, tier=tier, company=company, address=address)
-    with _transaction(s):
+    with transaction(s):
         _upsert(s, values)
     stmt = (
         select(Customer)
@@ -231,7 +206,7 @@ def import_csv(s: Session, path: Path) -> int:
     An empty tier means general; empty company or address keep what is on file.
     """
     rows = _read_csv(path)
-    with _transaction(s):
+    with transaction(s):
         for values in rows:
             _upsert(s, values)
     return len(rows)

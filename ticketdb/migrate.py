@@ -33,6 +33,8 @@ def _serialise(conn: Connection) -> None:
     if conn.dialect.name == "sqlite":
         # Takes the write lock now (waiting up to busy_timeout); Python's sqlite3 would
         # otherwise run the DDL outside any transaction.
+        # A migration may wait its turn far longer than a record write would.
+        conn.exec_driver_sql("PRAGMA busy_timeout = 60000")
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     elif conn.dialect.name == "postgresql":
         # Per schema, so databases shared between schemas (tests) don't contend.

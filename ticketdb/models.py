@@ -1,4 +1,5 @@
-"""Call records (one row per call, keyed by (node, channel_id)), customers, callback requests."""
+"""Call records (one row per call, keyed by (node, channel_id)), customers, callback requests,
+agents and their seat states."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Float,
+    ForeignKey,
     Index,
     Integer,
     String,
@@ -131,3 +134,94 @@ class CallbackRequest(Base):
 
     def __repr__(self) -> str:
         return f"<CallbackRequest {self.number} {self.source} {self.status}>"
+
+
+AGENT_ROLES = ("agent", "lead", "admin")
+# agents.seats.State, repeated so the schema doesn't import the state machine.
+SEAT_STATES = ("offline", "available", "ringing", "on_call", "wrap_up", "away", "on_leave")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+class Agent(Base):
+    """A person who takes calls (or leads those who do). Never deleted: history refers to it."""
+
+    __tablename__ = "agents"
+    __table_args__ = (CheckConstraint(_one_of("role", AGENT_ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    staff_number: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16), default="agent")
+    team: Mapped[str] = mapped_column(String(64), default="")
+    languages: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # Where the queue engine rings the agent, e.g. "PJSIP/8001".
+    endpoint: Mapped[str] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # None: the team's default from the shift rules.
+    away_limit_minutes: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Agent {self.staff_number} {self.role}>"
+
+
+class AgentSkill(Base):
+    __tablename__ = "agent_skills"
+    __table_args__ = (CheckConstraint("level BETWEEN 1 AND 5", name="level"),)
+
+    # The primary key makes (agent, skill) unique.
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), primary_key=True)
+    skill: Mapped[str] = mapped_column(String(64), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer)
+
+    def __repr__(self) -> str:
+        return f"<AgentSkill {self.agent_id} {self.skill}:{self.level}>"
+
+
+class SeatState(Base):
+    """The current state of one agent's seat; every change bumps ``version``.
+
+    ``claimed_by_node``/``claim_channel`` say which controller reserved the agent for
+    which call: set by one conditional UPDATE (``ticketdb.seats.claim_available``), so
+    two nodes can never both win the same agent.
+    """
+
+    __tablename__ = "seat_states"
+    __table_args__ = (CheckConstraint(_one_of("state", SEAT_STATES), name="state"),)
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="offline")
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    wrap_up_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by_node: Mapped[str | None] = mapped_column(String(64))
+    claim_channel: Mapped[str | None] = mapped_column(String(128))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+    def __repr__(self) -> str:
+        return f"<SeatState {self.agent_id} {self.state} v{self.version}>"
+
+
+class SeatStateChange(Base):
+    """One stored change of a seat's state: when, from what to what, why and by whom."""
+
+    __tablename__ = "seat_state_changes"
+    __table_args__ = (Index("ix_seat_state_changes_agent_id_at", "agent_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A staff number, or "system" for the controller.
+    by: Mapped[str] = mapped_column(String(32))
+    node: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    def __repr__(self) -> str:
+        return f"<SeatStateChange {self.agent_id} {self.from_state}->{self.to_state} {self.at}>"

@@ -17,10 +17,18 @@ from alembic.runtime.migration import MigrationContext
 from ticketdb.base import Base
 from ticketdb.engine import make_engine
 from ticketdb.migrate import MIGRATIONS_DIR, current, make_config, upgrade
-from ticketdb.models import Call, CallbackRequest, Customer
+from ticketdb.models import (
+    Agent,
+    AgentSkill,
+    Call,
+    CallbackRequest,
+    Customer,
+    SeatState,
+    SeatStateChange,
+)
 
 REPO = Path(__file__).resolve().parents[3]
-HEAD = "0002"
+HEAD = "0003"
 
 
 def test_upgrade_creates_schema_and_is_idempotent(
@@ -41,7 +49,16 @@ def test_upgrade_creates_schema_and_is_idempotent(
             versions = conn.execute(sa.text("select version_num from alembic_version")).all()
     finally:
         engine.dispose()
-    assert {"calls", "customers", "callback_requests", "alembic_version"} <= tables
+    assert {
+        "calls",
+        "customers",
+        "callback_requests",
+        "agents",
+        "agent_skills",
+        "seat_states",
+        "seat_state_changes",
+        "alembic_version",
+    } <= tables
     assert versions == [(HEAD,)]
 
 
@@ -53,7 +70,10 @@ def test_upgrade_creates_the_sqlite_directory(tmp_path: Path) -> None:
 
 def test_migration_matches_the_models(db_url: str) -> None:
     upgrade(db_url)
-    ours = {Call.__tablename__, Customer.__tablename__, CallbackRequest.__tablename__}
+    ours = {
+        m.__tablename__
+        for m in (Call, Customer, CallbackRequest, Agent, AgentSkill, SeatState, SeatStateChange)
+    }
 
     def include_object(obj: Any, name: Any, type_: str, reflected: bool, compare_to: Any) -> bool:
         table = obj if type_ == "table" else getattr(obj, "table", None)
@@ -84,7 +104,7 @@ def test_0002_upgrades_existing_calls_and_downgrades(db_url: str) -> None:
                 ),
                 {"t": "2026-01-01 10:00:00+00:00"},
             )
-        upgrade(db_url)
+        upgrade(db_url, "0002")
         assert current(db_url) == "0002"
         with engine.connect() as conn:
             data = conn.execute(sa.select(Call.data).where(Call.channel_id == "c1")).scalar_one()
@@ -97,8 +117,32 @@ def test_0002_upgrades_existing_calls_and_downgrades(db_url: str) -> None:
         inspector = sa.inspect(engine)
         assert "customers" not in inspector.get_table_names()
         assert "data" not in {c["name"] for c in inspector.get_columns("calls")}
-        upgrade(db_url)
+        upgrade(db_url, "0002")
         assert current(db_url) == "0002"
+    finally:
+        engine.dispose()
+
+
+def test_0003_downgrades_and_upgrades_again(db_url: str) -> None:
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "insert into agents (staff_number, name, role, team, languages, endpoint,"
+                    " active, created_at) values ('8001', 'A', 'agent', '', '[]', 'PJSIP/8001',"
+                    " true, :t)"
+                ),
+                {"t": "2026-01-01 10:00:00+00:00"},
+            )
+        with engine.begin() as conn:
+            command.downgrade(make_config(conn), "0002")
+        assert current(db_url) == "0002"
+        tables = set(sa.inspect(engine).get_table_names())
+        assert not tables & {"agents", "agent_skills", "seat_states", "seat_state_changes"}
+        upgrade(db_url)
+        assert current(db_url) == HEAD
     finally:
         engine.dispose()
 

@@ -1,0 +1,273 @@
+"""``hotline agents …``: agent accounts and seat states from the command line.
+
+Kept apart from ``hotline/cli.py`` (which only registers the group) so the command
+grows without touching the other commands. Like the rest of the CLI: exit 1 for a
+refused change or unknown agent (one line on stderr), 2 for bad input; SQLAlchemy is
+imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hotline.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ticketdb.models import Agent
+
+EXIT_CONFIG = 2
+# ticketdb.models.AGENT_ROLES, repeated so --help needs no SQLAlchemy import.
+ROLES = ("agent", "lead", "admin")
+# The states a person sets by hand; ringing, on_call and wrap_up come from the calls.
+MANUAL_STATES = ("available", "away", "offline", "on_leave")
+
+SettingsLoader = Callable[[argparse.Namespace], Settings]
+SessionOpener = Callable[[Settings], AbstractContextManager["Session"]]
+
+
+def _error(message: object) -> None:
+    print(f"hotline: error: {message}", file=sys.stderr)
+
+
+def _known_skills(settings: Settings) -> frozenset[str] | None:
+    """The skills config/queues.yaml names, or None when there is no queues file."""
+    from agents.queue_config import load_queues
+
+    path = settings.paths.queues_file
+    return load_queues(path).skills if path.exists() else None
+
+
+def _unknown_skills(skills: Iterable[str], known: frozenset[str] | None) -> str:
+    unknown = sorted(set(skills) - known) if known is not None else []
+    return ", ".join(unknown)
+
+
+def in_state_for(since: datetime, now: datetime) -> str:
+    """``"1h05m"``, ``"12m03s"``, ``"45s"``: how long a seat has been in its state."""
+    seconds = max(0, int((now - since).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def _parse_since(text: str) -> datetime:
+    """An ISO date or date-time; without an offset it is UTC."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class AgentsCommands:
+    def __init__(self, settings: SettingsLoader, db_session: SessionOpener) -> None:
+        self._settings = settings
+        self._db_session = db_session
+
+    def _agent(self, s: Session, staff_number: str) -> Agent | None:
+        from ticketdb.seats import agent_by_staff_number
+
+        agent = agent_by_staff_number(s, staff_number)
+        if agent is None:
+            _error(f"no agent with staff number {staff_number}")
+        return agent
+
+    def add(self, args: argparse.Namespace) -> int:
+        settings = self._settings(args)
+        from ticketdb.seats import add_agent, parse_skill
+
+        try:
+            skills = dict(parse_skill(t) for t in args.skill) if args.skill is not None else None
+        except ValueError as exc:
+            _error(exc)
+            return EXIT_CONFIG
+        unknown = _unknown_skills(skills or (), _known_skills(settings))
+        if unknown:
+            _error(f"unknown skill(s) {unknown}: not in {settings.paths.queues_file}")
+            return EXIT_CONFIG
+        with self._db_session(settings) as s:
+            try:
+                agent = add_agent(
+                    s,
+                    staff_number=args.staff_number,
+                    name=args.name,
+                    role=args.role,
+                    team=args.team,
+                    endpoint=args.endpoint,
+                    languages=args.language or [],
+                    skills=skills,
+                    away_limit_minutes=args.away_limit,
+                )
+            except ValueError as exc:
+                _error(exc)
+                return EXIT_CONFIG
+        print(f"saved {agent.staff_number} {agent.name} ({agent.role}) at {agent.endpoint}")
+        return 0
+
+    def import_(self, args: argparse.Namespace) -> int:
+        settings = self._settings(args)
+        from ticketdb.seats import AgentImportError, import_csv, read_agents_csv
+
+        path = Path(args.file)
+        known = _known_skills(settings)
+        try:
+            for values, skills in read_agents_csv(path):
+                unknown = _unknown_skills(skills, known)
+                if unknown:
+                    raise AgentImportError(
+                        f"{path}: agent {values['staff_number']}: unknown skill(s) {unknown} "
+                        f"(not in {settings.paths.queues_file})"
+                    )
+            with self._db_session(settings) as s:
+                count = import_csv(s, path)
+        except AgentImportError as exc:
+            _error(f"{exc} (nothing imported)")
+            return 1
+        print(f"imported {count} agent(s) from {path}")
+        return 0
+
+    def list_(self, args: argparse.Namespace) -> int:
+        settings = self._settings(args)
+        from ticketdb.seats import list_seats
+
+        with self._db_session(settings) as s:
+            rows = list_seats(s)
+        if not rows:
+            print("no agents yet (hotline agents add … or hotline agents import FILE)")
+            return 0
+        now = datetime.now(UTC)
+        print(
+            f"{'staff':8} {'name':18} {'role':6} {'team':10} {'state':22} {'for':>7} "
+            f"{'endpoint':12} skills"
+        )
+        for row in rows:
+            agent, seat = row.agent, row.seat
+            state = f"{seat.state} ({seat.reason})" if seat.reason else seat.state
+            if not agent.active:
+                state += " [inactive]"
+            skills = " ".join(f"{k}:{v}" for k, v in row.skills.items()) or "-"
+            print(
+                f"{agent.staff_number:8} {agent.name:18} {agent.role:6} {agent.team or '-':10} "
+                f"{state:22} {in_state_for(seat.since, now):>7} {agent.endpoint:12} {skills}"
+            )
+        return 0
+
+    def state(self, args: argparse.Namespace) -> int:
+        settings = self._settings(args)
+        from agents.seats import IllegalTransition
+        from ticketdb.seats import StaleState, UnknownAgent, set_state
+
+        with self._db_session(settings) as s:
+            agent = self._agent(s, args.staff_number)
+            if agent is None:
+                return 1
+            try:
+                seat = set_state(
+                    s,
+                    agent_id=agent.id,
+                    to_state=args.to_state,
+                    by=args.by or agent.staff_number,
+                    reason=args.reason,
+                    note=args.note,
+                    now=datetime.now(UTC),
+                )
+            except (IllegalTransition, StaleState, UnknownAgent) as exc:
+                _error(f"agent {agent.staff_number}: {exc}")
+                return 1
+            except ValueError as exc:
+                _error(exc)
+                return EXIT_CONFIG
+        reason = f" ({seat.reason})" if seat.reason else ""
+        print(f"{agent.staff_number} {agent.name}: {seat.state}{reason}")
+        return 0
+
+    def history(self, args: argparse.Namespace) -> int:
+        settings = self._settings(args)
+        from ticketdb.seats import history
+
+        try:
+            since = _parse_since(args.since) if args.since else None
+        except ValueError:
+            _error(f"--since: not an ISO date or date-time: {args.since!r}")
+            return EXIT_CONFIG
+        with self._db_session(settings) as s:
+            agent = self._agent(s, args.staff_number)
+            if agent is None:
+                return 1
+            changes = history(s, agent.id, since)
+        if not changes:
+            print(f"no seat changes for {agent.staff_number}")
+            return 0
+        print(f"{'at (UTC)':20} {'from':10} {'to':10} {'reason':14} {'by':10} {'node':10} note")
+        for c in changes:
+            print(
+                f"{c.at.strftime('%Y-%m-%d %H:%M:%S'):20} {c.from_state:10} {c.to_state:10} "
+                f"{c.reason or '-':14} {c.by:10} {c.node or '-':10} {c.note or ''}".rstrip()
+            )
+        return 0
+
+
+def add_agents_parser(
+    sub: Any, settings: SettingsLoader, db_session: SessionOpener
+) -> argparse.ArgumentParser:
+    """Register ``hotline agents …`` on the top-level subparsers."""
+    cmds = AgentsCommands(settings, db_session)
+    group: argparse.ArgumentParser = sub.add_parser("agents", help="agent accounts and seat states")
+    asub = group.add_subparsers(dest="agents_command", required=True)
+
+    p = asub.add_parser("add", help="add an agent, or update the one with this staff number")
+    p.add_argument("staff_number")
+    p.add_argument("--name", required=True)
+    p.add_argument("--role", choices=ROLES, default="agent")
+    p.add_argument("--team", default="")
+    p.add_argument("--endpoint", required=True, help="where to ring the agent, e.g. PJSIP/8001")
+    p.add_argument(
+        "--skill",
+        action="append",
+        metavar="SKILL[:LEVEL]",
+        help="repeatable; level 1-5 (default 1); given at all, it replaces the skills on file",
+    )
+    p.add_argument("--language", action="append", metavar="CODE", help="repeatable, e.g. zh")
+    p.add_argument(
+        "--away-limit",
+        type=int,
+        metavar="MINUTES",
+        help="how long this agent may be away (default: the shift rules' limit)",
+    )
+    p.set_defaults(func=cmds.add)
+
+    p = asub.add_parser("import", help="add or update agents from a CSV file (all or nothing)")
+    p.add_argument(
+        "file",
+        help="CSV with a header: staff_number,name,role,team,endpoint"
+        "[,skills,languages,away_limit_minutes]",
+    )
+    p.set_defaults(func=cmds.import_)
+
+    p = asub.add_parser("list", help="agents with their seat state and time in it")
+    p.set_defaults(func=cmds.list_)
+
+    p = asub.add_parser("state", help="change a seat's state (validated, recorded with who)")
+    p.add_argument("staff_number")
+    p.add_argument("to_state", choices=MANUAL_STATES)
+    p.add_argument(
+        "--reason", help="for away: break, toilet, meeting, training, missed_calls, other"
+    )
+    p.add_argument("--by", help="staff number of who makes the change (default: the agent)")
+    p.add_argument("--note", help="free text kept in the history")
+    p.set_defaults(func=cmds.state)
+
+    p = asub.add_parser("history", help="a seat's state changes, oldest first")
+    p.add_argument("staff_number")
+    p.add_argument("--since", help="ISO date or date-time (UTC unless an offset is given)")
+    p.set_defaults(func=cmds.history)
+    return group

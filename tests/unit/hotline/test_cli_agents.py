@@ -1,0 +1,160 @@
+"""``hotline agents add|import|list|state|history`` as an operator runs them, on both back ends."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hotline.cli_agents import in_state_for
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def hotline(db_url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env["HOTLINE_DATABASE_URL"] = db_url
+    return subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "agents", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def table(stdout: str) -> dict[str, list[str]]:
+    """``agents list`` rows by staff number (first column)."""
+    lines = stdout.splitlines()[1:]
+    return {line.split()[0]: line.split() for line in lines}
+
+
+def test_add_list_state_history(db_url: str, tmp_path: Path) -> None:
+    assert "no agents yet" in hotline(db_url, tmp_path, "list").stdout
+    added = hotline(
+        db_url,
+        tmp_path,
+        "add",
+        "8002",
+        "--name",
+        "Zhao Lei",
+        "--team",
+        "hotline",
+        "--endpoint",
+        "PJSIP/8002",
+        "--skill",
+        "mobile:3",
+        "--skill",
+        "general",
+        "--language",
+        "zh",
+    )
+    assert added.returncode == 0, added.stderr
+    assert "saved 8002 Zhao Lei (agent) at PJSIP/8002" in added.stdout
+    lead = hotline(
+        db_url, tmp_path, "add", "8001", "--name", "Chen", "--role", "lead",
+        "--endpoint", "PJSIP/8001",
+    )  # fmt: skip
+    assert lead.returncode == 0, lead.stderr
+
+    row = table(hotline(db_url, tmp_path, "list").stdout)["8002"]
+    assert row[row.index("agent") :][:3] == ["agent", "hotline", "offline"]
+    assert "general:1 mobile:3" in " ".join(row)
+
+    ok = hotline(db_url, tmp_path, "state", "8002", "available")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == "8002 Zhao Lei: available"
+    away = hotline(db_url, tmp_path, "state", "8002", "away", "--reason", "toilet")
+    assert away.returncode == 0, away.stderr
+    assert "away (toilet)" in " ".join(table(hotline(db_url, tmp_path, "list").stdout)["8002"])
+
+    # Illegal: one line on stderr, exit 1, nothing recorded.
+    again = hotline(db_url, tmp_path, "state", "8002", "away", "--reason", "break")
+    assert again.returncode == 1
+    assert again.stderr.splitlines() == ["hotline: error: agent 8002: the seat is already away"]
+    peer = hotline(db_url, tmp_path, "add", "8003", "--name", "Sun", "--endpoint", "PJSIP/8003")
+    assert peer.returncode == 0
+    refused = hotline(db_url, tmp_path, "state", "8002", "offline", "--by", "8003")
+    assert refused.returncode == 1
+    assert "only a lead" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    no_leave = hotline(db_url, tmp_path, "state", "8002", "on_leave")
+    assert no_leave.returncode == 1 and "only a lead" in no_leave.stderr
+
+    leave = hotline(db_url, tmp_path, "state", "8002", "on_leave", "--by", "8001", "--note", "sick")
+    assert leave.returncode == 0, leave.stderr
+
+    shown = hotline(db_url, tmp_path, "history", "8002")
+    assert shown.returncode == 0, shown.stderr
+    rows = [line.split() for line in shown.stdout.splitlines()[1:]]
+    # date, time, from, to, reason, by, node[, note]
+    assert [r[2:7] for r in rows] == [
+        ["offline", "available", "-", "8002", "-"],
+        ["available", "away", "toilet", "8002", "-"],
+        ["away", "on_leave", "-", "8001", "-"],
+    ]
+    assert rows[-1][-1] == "sick"
+    stamp = datetime.fromisoformat(f"{rows[0][0]}T{rows[0][1]}+00:00")
+    assert abs(datetime.now(UTC) - stamp) < timedelta(minutes=5)
+    future = hotline(db_url, tmp_path, "history", "8002", "--since", "2999-01-01")
+    assert "no seat changes for 8002" in future.stdout
+
+
+def test_unknown_agents_and_bad_input(db_url: str, tmp_path: Path) -> None:
+    missing = hotline(db_url, tmp_path, "state", "9999", "available")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "hotline: error: no agent with staff number 9999"
+    assert hotline(db_url, tmp_path, "history", "9999").returncode == 1
+    bad_state = hotline(db_url, tmp_path, "state", "8001", "on_call")
+    assert bad_state.returncode == 2 and "invalid choice" in bad_state.stderr
+    bad_endpoint = hotline(db_url, tmp_path, "add", "8001", "--name", "A", "--endpoint", "8001")
+    assert bad_endpoint.returncode == 2
+    assert "endpoint must look like PJSIP/8001" in bad_endpoint.stderr
+    bad_level = hotline(
+        db_url, tmp_path, "add", "8001", "--name", "A", "--endpoint", "PJSIP/8001",
+        "--skill", "mobile:7",
+    )  # fmt: skip
+    assert bad_level.returncode == 2 and "1-5" in bad_level.stderr
+
+
+def test_skills_are_checked_against_the_queues_file(db_url: str, tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    shutil.copy(REPO / "config" / "queues.yaml", tmp_path / "config" / "queues.yaml")
+    unknown = hotline(
+        db_url, tmp_path, "add", "8001", "--name", "A", "--endpoint", "PJSIP/8001",
+        "--skill", "juggling:3",
+    )  # fmt: skip
+    assert unknown.returncode == 2
+    assert "unknown skill(s) juggling" in unknown.stderr
+    bad = tmp_path / "agents.csv"
+    bad.write_text("staff_number,name,role,team,endpoint,skills\n8001,A,agent,t,PJSIP/8001,x:2\n")
+    failed = hotline(db_url, tmp_path, "import", str(bad))
+    assert failed.returncode == 1
+    assert "agent 8001: unknown skill(s) x" in failed.stderr and "nothing imported" in failed.stderr
+
+
+def test_import_the_sample(db_url: str, tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    shutil.copy(REPO / "config" / "queues.yaml", tmp_path / "config" / "queues.yaml")
+    sample = REPO / "config" / "agents.sample.csv"
+    imported = hotline(db_url, tmp_path, "import", str(sample))
+    assert imported.returncode == 0, imported.stderr
+    assert f"imported 6 agent(s) from {sample}" in imported.stdout
+    rows = table(hotline(db_url, tmp_path, "list").stdout)
+    assert sorted(rows) == [f"800{i}" for i in range(1, 7)]
+    assert sum("lead" in r for r in rows.values()) == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text("staff_number,name\n8009,X\n")
+    failed = hotline(db_url, tmp_path, "import", str(bad))
+    assert failed.returncode == 1 and "header must be" in failed.stderr
+
+
+def test_time_in_state() -> None:
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    assert in_state_for(t, t + timedelta(seconds=45)) == "45s"
+    assert in_state_for(t, t + timedelta(minutes=12, seconds=3)) == "12m03s"
+    assert in_state_for(t, t + timedelta(hours=1, minutes=5, seconds=9)) == "1h05m"
+    assert in_state_for(t, t - timedelta(seconds=3)) == "0s"  # clocks of two hosts

@@ -23,6 +23,8 @@ from hotline.settings import Settings, SettingsError, load_settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from agents.shifts import ShiftConfig
+
 EXIT_CONFIG = 2
 # ticketdb.models.CUSTOMER_TIERS, repeated so --help needs no SQLAlchemy import.
 CUSTOMER_TIERS = ("general", "member", "vip")
@@ -264,6 +266,53 @@ def cmd_customers_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_shift_config(args: argparse.Namespace) -> tuple[Path, ShiftConfig]:
+    """The shifts file (argument or config/shifts.yaml) with the configured calendar."""
+    settings = _settings(args)
+    from agents.shifts import DEFAULT_FILE, load_shifts
+    from hotline.calendar import load_calendars
+
+    path = Path(args.file) if args.file else DEFAULT_FILE
+    calendar = settings.paths.calendar_file
+    return path, load_shifts(path, load_calendars(calendar) if calendar.exists() else None)
+
+
+def cmd_shifts_check(args: argparse.Namespace) -> int:
+    from agents.shifts import ShiftsInvalid
+
+    try:
+        path, config = _load_shift_config(args)
+    except ShiftsInvalid as exc:
+        for problem in exc.problems:
+            print(f"hotline: error: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    shifts = config.schedule.shifts
+    print(f"{path}: ok ({len(shifts)} shift(s), {len(config.teams)} team(s))")
+    return 0
+
+
+def cmd_shifts_show(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from agents.shifts import ShiftsInvalid, render_day
+
+    try:
+        day = dt.date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        print(f"hotline: error: --date {args.date!r}: use YYYY-MM-DD", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        _, config = _load_shift_config(args)
+    except ShiftsInvalid as exc:
+        for problem in exc.problems:
+            print(f"hotline: error: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    if day is None:
+        day = dt.datetime.now(config.schedule.tz).date()
+    print(render_day(config, day))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotline", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -308,6 +357,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="nodes and edges as JSON")
     p.set_defaults(func=cmd_menus_show)
 
+    p = sub.add_parser("shifts", help="check and show the shift rules (config/shifts.yaml)")
+    shsub = p.add_subparsers(dest="shifts_command", required=True)
+    p = shsub.add_parser("check", help="validate the shifts file (default: config/shifts.yaml)")
+    p.add_argument("file", nargs="?")
+    p.set_defaults(func=cmd_shifts_check)
+    p = shsub.add_parser("show", help="print a day's shifts, shift changes and rules")
+    p.add_argument("--file", help="default: config/shifts.yaml")
+    p.add_argument("--date", help="YYYY-MM-DD (default: today in the file's time zone)")
+    p.set_defaults(func=cmd_shifts_show)
+
     p = sub.add_parser("db", help="database maintenance")
     dbsub = p.add_subparsers(dest="db_command", required=True)
     p = dbsub.add_parser("upgrade", help="apply database migrations")
@@ -333,6 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = csub.add_parser("show", help="show the customer with this number")
     p.add_argument("phone")
     p.set_defaults(func=cmd_customers_show)
+
+    from hotline.cli_agents import add_agents_parser
+
+    add_agents_parser(sub, _settings, _db_session)
 
     p = sub.add_parser("prompts", help="prompt files")
     prsub = p.add_subparsers(dest="prompts_command", required=True)
@@ -363,7 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the simulator as a separate process, so CPU and RSS are the controller's own",
     )
-    p.add_argument("--profile", help="write a cProfile of the run here (event-loop thread only); top spots on stderr")
+    p.add_argument(
+        "--profile",
+        help="write a cProfile of the run here (event-loop thread only); top spots on stderr",
+    )
     p.set_defaults(func=cmd_bench_ivr)
     return parser
 

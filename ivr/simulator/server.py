@@ -620,9 +620,18 @@ class AriSimulator:
                 "reaction_p50_ms": None if not times else round(1000 * (pct(0.5) or 0), 3),
                 "reaction_p99_ms": None if not times else round(1000 * (pct(0.99) or 0), 3),
                 "reaction_max_ms": None if not times else round(1000 * times[-1], 3),
-                # The same figures per kind of event: "stasis", "playback", "dtmf".
+                # The same figures per kind of event: "stasis", "playback", "dtmf"; with
+                # "unanswered" events (still pending at hang-up) and the figures counting
+                # their wait so far, a lower bound of what the reaction would have taken.
                 "reaction_by_cause": {
-                    cause: _percentiles(values) for cause, values in sorted(by_cause.items())
+                    cause: {
+                        **_percentiles(by_cause.get(cause, [])),
+                        "unanswered": len(e.pending_at_hangup.get(cause, [])),
+                        "with_unanswered": _percentiles(
+                            by_cause.get(cause, []) + e.pending_at_hangup.get(cause, [])
+                        ),
+                    }
+                    for cause in sorted(set(by_cause) | set(e.pending_at_hangup))
                 },
                 "stasis_channels": e.stasis_channels,
                 "stasis_channels_max": e.stasis_channels_max,
@@ -719,11 +728,13 @@ class AriSimulator:
         return web.Response(status=204)
 
 
-def _percentiles(values: list[float]) -> dict[str, float | int]:
-    """count, p50/p99/max in ms of a non-empty list of seconds (nearest rank, as above)."""
+def _percentiles(values: list[float]) -> dict[str, float | int | None]:
+    """count, p50/p99/max in ms of a list of seconds (nearest rank, as above)."""
     times = sorted(values)
 
-    def ms(p: float) -> float:
+    def ms(p: float) -> float | None:
+        if not times:
+            return None
         return round(1000 * times[min(len(times) - 1, int(p * len(times)))], 3)
 
     return {"count": len(times), "p50_ms": ms(0.5), "p99_ms": ms(0.99), "max_ms": ms(1.0)}

@@ -153,6 +153,7 @@ def cmd_bench_ivr(args: argparse.Namespace) -> int:
         sim_process=args.sim_process,
         profile=Path(args.profile) if args.profile else None,
         verbose=args.verbose,
+        think=args.think,
     )
 
 
@@ -414,6 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--calls", type=int, default=300, help="calls to place in all")
     p.add_argument("--concurrency", type=int, default=100, help="calls kept in flight")
+    p.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="seconds each caller listens before pressing (default 0: barge in at once)",
+    )
     p.add_argument("--json", action="store_true", help="the figures as JSON")
     p.add_argument("--menu", help="menu in menus_dir (default: the live menu, ivr.menu)")
     p.add_argument(

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import String, func, select
+from sqlalchemy import CursorResult, String, func, select, update
 from sqlalchemy.orm import Session
 
 from ticketdb.models import Call, utcnow
@@ -155,15 +155,20 @@ def update_call(s: Session, *, node: str, channel_id: str, **fields: Any) -> Non
     if not fields:
         return
     values = _fit({"node": node, "channel_id": channel_id, "started_at": utcnow(), **fields})
+    changes = {key: values[key] for key in fields}
     with transaction(s):
-        if _insert_if_absent(s, values):
+        # The common case, one statement: the record exists and is still open. (This
+        # runs after every menu step, so it is the hottest write of all.) An ended
+        # record is final: a replayed, older update must not overwrite the end.
+        updated = s.execute(
+            update(Call)
+            .where(Call.node == node, Call.channel_id == channel_id, Call.ended_at.is_(None))
+            .values(**changes, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if cast(CursorResult[Any], updated).rowcount:
             return
-        row = _locked_row(s, node, channel_id)
-        if row.ended_at is not None:
-            # A replayed, older update must not overwrite what the end recorded.
-            return
-        for key in fields:
-            setattr(row, key, values[key])
+        _insert_if_absent(s, values)  # missing: create it (or it exists and has ended)
 
 
 def end_call(

@@ -77,10 +77,14 @@ class BenchError(Exception):
 class Route:
     keys: tuple[str, ...]
     queue: str
+    # Seconds a caller listens to each prompt before pressing (0: barge in at once, a
+    # stress of events; a few seconds: callers as they are, and longer calls).
+    think: float = 0.0
 
     @property
     def script(self) -> str:
-        steps = [f"wait for prompt; press {k}" for k in self.keys]
+        wait = f"wait {self.think:g}; " if self.think > 0 else ""
+        steps = [f"wait for prompt; {wait}press {k}" for k in self.keys]
         return "; ".join([*steps, "wait for prompt; hang up"])
 
 
@@ -231,7 +235,7 @@ class _ProcessSim:
         job = {
             "base_url": self.base_url,
             "password": self.password,
-            "routes": [[list(r.keys), r.queue] for r in routes],
+            "routes": [[list(r.keys), r.queue, r.think] for r in routes],
             "calls": calls,
             "concurrency": concurrency,
         }
@@ -267,7 +271,7 @@ class _ProcessSim:
 def driver_main() -> None:
     """The driver process: a job as JSON on stdin, channel id → queue and seconds on stdout."""
     job = json.load(sys.stdin)
-    routes = [Route(tuple(keys), queue) for keys, queue in job["routes"]]
+    routes = [Route(tuple(keys), queue, think) for keys, queue, think in job["routes"]]
     token = base64.b64encode(f"hotline:{job['password']}".encode()).decode()
 
     async def drive() -> tuple[dict[str, str], float]:
@@ -478,6 +482,7 @@ async def run_ivr_bench(
     db_url: str | None = None,
     sim_process: bool = False,
     profile: Path | None = None,
+    think: float = 0.0,
 ) -> dict[str, Any]:
     """Run the scenario once; returns the figures (see ``format_report``)."""
     if calls < 1 or concurrency < 1:
@@ -489,7 +494,7 @@ async def run_ivr_bench(
     try:
         with _database(db_url, work) as url:
             return await _run(
-                settings, calls, concurrency, menu, url, sim_process, profile, work, counter
+                settings, calls, concurrency, menu, url, sim_process, profile, work, counter, think
             )
     finally:
         logging.getLogger().removeHandler(counter)
@@ -506,6 +511,7 @@ async def _run(
     profile: Path | None,
     work: Path,
     counter: _WarningCounter,
+    think: float = 0.0,
 ) -> dict[str, Any]:
     from hotline.node import ControllerNode, prepare_ivr
 
@@ -515,7 +521,7 @@ async def _run(
     placeholder = bench_settings(site, "http://127.0.0.1:1", password, db_url, menu_name)
     parts = await asyncio.to_thread(prepare_ivr, placeholder)
     menu = parts.menus.current
-    routes = routes_for(menu)
+    routes = [Route(r.keys, r.queue, think) for r in routes_for(menu)]
     opened = open_instant(parts.calendars, menu)
     async with aiohttp.ClientSession(headers={"Authorization": f"Basic {token}"}) as http:
         sim = await _start_sim(placeholder, password, work, sim_process)
@@ -572,10 +578,14 @@ async def _run(
         "scenario": (
             f"{calls} calls, {concurrency} in flight: language {routes[0].keys[0]}, main "
             f"{routes[0].keys[1]}, consult {'/'.join(r.keys[2] for r in routes)} → queue, "
-            "pressing each key as its prompt starts (barge-in); caller hangs up as "
-            "'connecting' starts"
+            + (
+                f"pressing each key {think:g} s into its prompt; "
+                if think
+                else "pressing each key as its prompt starts (barge-in); "
+            )
+            + "caller hangs up as 'connecting' starts"
         ),
-        "command": _command(calls, concurrency, menu_name, db_url, sim_process),
+        "command": _command(calls, concurrency, menu_name, db_url, sim_process, think),
         "menu": menu.name,
         "menu_clock": opened.isoformat(),
         "caller_tier_lookup": True,
@@ -630,8 +640,12 @@ async def _run(
     }
 
 
-def _command(calls: int, concurrency: int, menu: str, db_url: str, sim_process: bool) -> str:
+def _command(
+    calls: int, concurrency: int, menu: str, db_url: str, sim_process: bool, think: float = 0.0
+) -> str:
     parts = ["hotline bench ivr", f"--calls {calls}", f"--concurrency {concurrency}"]
+    if think:
+        parts.append(f"--think {think:g}")
     if menu != "telecom":
         parts.append(f"--menu {menu}")
     if db_url.startswith("postgresql"):
@@ -720,6 +734,7 @@ def main(
     sim_process: bool,
     profile: Path | None,
     verbose: bool = False,
+    think: float = 0.0,
 ) -> int:
     """The CLI: 0 when every call completed with exactly one complete record, 1 when not,
     2 when the benchmark cannot run as asked."""
@@ -738,6 +753,7 @@ def main(
                 db_url=db_url,
                 sim_process=sim_process,
                 profile=profile,
+                think=think,
             )
         )
     except BenchError as exc:

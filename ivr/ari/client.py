@@ -72,6 +72,7 @@ class AriClient:
     def __init__(self, config: AriConfig) -> None:
         self.config = config
         self._session: aiohttp.ClientSession | None = None
+        self._control: aiohttp.ClientSession | None = None
         self.requests = 0
         self.failures = 0
         self.channels = Channels(self)
@@ -81,25 +82,43 @@ class AriClient:
         self.asterisk = Asterisk(self)
 
     async def open(self) -> None:
+        auth = {"Authorization": _basic_auth(self.config.username, self.config.password)}
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                headers={"Authorization": _basic_auth(self.config.username, self.config.password)},
+                headers=auth,
                 connector=aiohttp.TCPConnector(
                     limit=self.config.max_connections, keepalive_timeout=30
                 ),
                 timeout=aiohttp.ClientTimeout(total=self.config.request_timeout),
             )
+        if self._control is None:
+            # The events socket and the liveness ping get connections of their own: under
+            # load every pooled connection may be busy with call requests, and a ping
+            # queued behind them would time out and make us drop a healthy socket.
+            self._control = aiohttp.ClientSession(
+                headers=auth,
+                connector=aiohttp.TCPConnector(limit=2, keepalive_timeout=30),
+                timeout=aiohttp.ClientTimeout(total=self.config.request_timeout),
+            )
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._control):
+            if session is not None:
+                await session.close()
+        self._session = self._control = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             raise RuntimeError("AriClient.open() was not called")
         return self._session
+
+    @property
+    def control_session(self) -> aiohttp.ClientSession:
+        """Connections reserved for the events socket and the liveness ping."""
+        if self._control is None:
+            raise RuntimeError("AriClient.open() was not called")
+        return self._control
 
     async def request(
         self,
@@ -108,6 +127,7 @@ class AriClient:
         params: Params | None = None,
         body: Mapping[str, Any] | None = None,
         timeout: float | None = None,
+        control: bool = False,
     ) -> Any:
         """One REST request; returns the decoded JSON body (None for 204)."""
         self.requests += 1
@@ -118,7 +138,8 @@ class AriClient:
         if timeout is not None:
             kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout)
         try:
-            async with self.session.request(method, url, **kwargs) as resp:
+            session = self.control_session if control else self.session
+            async with session.request(method, url, **kwargs) as resp:
                 text = await resp.text()
                 if resp.status >= 400:
                     self.failures += 1
@@ -346,8 +367,9 @@ class Recordings(_Resource):
 
 
 class Asterisk(_Resource):
-    async def ping(self, timeout: float | None = None) -> dict[str, Any]:
-        return dict(await self._c.request("GET", "/asterisk/ping", timeout=timeout))
+    async def ping(self, timeout: float | None = None, control: bool = False) -> dict[str, Any]:
+        data = await self._c.request("GET", "/asterisk/ping", timeout=timeout, control=control)
+        return dict(data)
 
     async def info(self) -> dict[str, Any]:
         return dict(await self._c.request("GET", "/asterisk/info"))

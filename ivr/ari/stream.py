@@ -92,7 +92,7 @@ class EventStream:
     async def _connect_once(self) -> tuple[str, bool]:
         params = {"app": self.config.app, "subscribeAll": "false"}
         try:
-            ws = await self.client.session.ws_connect(
+            ws = await self.client.control_session.ws_connect(
                 self.config.events_url,
                 params=params,
                 timeout=aiohttp.ClientWSTimeout(ws_close=1.0),
@@ -171,7 +171,7 @@ class EventStream:
         while not ws.closed:
             await asyncio.sleep(self.config.ping_interval)
             try:
-                await self.client.asterisk.ping(timeout=self.config.ping_timeout)
+                await self.client.asterisk.ping(timeout=self.config.ping_timeout, control=True)
             except errors.AriError as exc:
                 self._close_reason = f"ping failed: {exc}"
                 await ws.close()

@@ -36,6 +36,7 @@ class MenuRegistry:
         self.calendars = calendars
         self._current: Menu | None = None
         self._seen_digest: str | None = None
+        self._pending_digest: str | None = None
         self._lock = threading.Lock()
         self.reloads = 0
         self.rejected = 0
@@ -58,14 +59,24 @@ class MenuRegistry:
         return menu
 
     def reload_if_changed(self) -> bool:
-        """Swap in an edited menu if it is valid; True when a new version went live."""
+        """Swap in an edited menu if it is valid; True when a new version went live.
+
+        A change is taken up on the second poll that sees it unchanged.
+        """
         try:
             text = self._read()
         except MenuInvalid as exc:
             return self._reject(str(exc), None)
         digest = _digest(text)
         if digest == self._seen_digest:
+            self._pending_digest = None
             return False
+        if digest != self._pending_digest:
+            # Act only on contents that stayed the same for one poll: an editor (or
+            # `cp`) writing the file in place must not be caught half-way through.
+            self._pending_digest = digest
+            return False
+        self._pending_digest = None
         try:
             menu = self._build(text)
         except MenuInvalid as exc:
@@ -79,12 +90,12 @@ class MenuRegistry:
 
     def _reject(self, error: str, digest: str | None) -> bool:
         if error != self.last_error:
-            self.rejected += 1
             log.error(
                 "menu edit rejected, version %s stays live:\n%s",
                 self._current.version if self._current else "-",
                 error,
             )
+            self.rejected += 1  # counted once reported: watchers of the count see the log
         self.last_error = error
         if digest is not None:
             self._seen_digest = digest  # don't re-report the same bad file every poll

@@ -23,7 +23,6 @@ from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
 from ticketdb.models import Call
 
-
 # The live menu of the child controller: one long-ish prompt, then a goodbye. Short
 # timeouts keep the test quick; the length of the prompt leaves time to kill mid-call.
 CRASH_MENU = """

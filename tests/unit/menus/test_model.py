@@ -54,3 +54,27 @@ def test_play_all_speaks_every_language_from_its_own_folder(tmp_path: Path) -> N
     )
     assert menu.media(prompt, "zh") == both
     assert menu.media(prompt, "en") == both  # whatever the call's language
+
+
+def test_reload_waits_for_the_file_to_settle_and_rejects_bad_edits(tmp_path: Path) -> None:
+    from ivr.menus.registry import MenuRegistry
+
+    path = tmp_path / "live.yaml"
+    path.write_text(MENU)
+    registry = MenuRegistry(path, lambda p, lang: (f"sound:{p.key}",))
+    first = registry.load().version
+    # Caught half-way through a rewrite: nothing happens until the contents settle.
+    path.write_text(MENU[: len(MENU) // 2])
+    assert registry.reload_if_changed() is False
+    path.write_text(MENU.replace("主菜单", "新主菜单"))
+    assert registry.reload_if_changed() is False  # changed again: wait one more poll
+    assert registry.reload_if_changed() is True
+    assert registry.current.version != first
+    assert registry.rejected == 0  # the torn half-file was never judged
+    second = registry.current.version
+    path.write_text(MENU.replace("{queue: operator}", "{menu: nowhere}"))
+    registry.reload_if_changed()
+    assert registry.reload_if_changed() is False
+    assert registry.rejected == 1
+    assert "nowhere" in (registry.last_error or "")
+    assert registry.current.version == second  # the last good menu stays live

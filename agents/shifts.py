@@ -17,7 +17,6 @@ whether the staffing rules allow it. Only ``load_shifts`` does I/O.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -38,7 +37,7 @@ from pydantic import (
     field_validator,
 )
 
-from hotline.calendar import Calendars
+from hotline.calendar import Calendars, parse_window
 from ivr.menus import source
 
 DEFAULT_FILE = Path("config/shifts.yaml")
@@ -784,22 +783,15 @@ def render_day(config: ShiftConfig, d: date) -> str:
 
 # --- loading ------------------------------------------------------------------------
 
-_SPAN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
-
 
 def _parse_span(value: object) -> tuple[int, int]:
-    if not isinstance(value, str):
-        raise ValueError('must be a quoted "HH:MM-HH:MM" string')
-    m = _SPAN.match(value.strip())
-    if not m:
-        raise ValueError(f'must be "HH:MM-HH:MM", e.g. "09:30-11:30" (got {value!r})')
-    h1, m1, h2, m2 = (int(g) for g in m.groups())
-    if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2 != 0):
-        raise ValueError(f"not a time of day in {value!r} (00:00 to 24:00)")
-    start, end = h1 * 60 + m1, h2 * 60 + m2
-    if start >= end:
-        raise ValueError(f"start must be before end in {value!r} (a shift may not cross midnight)")
-    return start, end
+    """The calendar's "HH:MM-HH:MM" windows, with the reason a shift's may be refused."""
+    try:
+        return parse_window(value)
+    except ValueError as exc:
+        if "start must be before end" in str(exc):
+            raise ValueError(f"{exc} (a shift may not cross midnight)") from None
+        raise
 
 
 def _parse_days(value: object) -> frozenset[int]:

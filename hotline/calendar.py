@@ -60,7 +60,8 @@ def _fmt(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def _parse_window(value: object) -> Window:
+def parse_window(value: object) -> Window:
+    """``"09:30-11:30"`` → minutes since midnight (start, end); ValueError says why not."""
     if not isinstance(value, str):
         raise ValueError('must be a quoted "HH:MM-HH:MM" string')
     m = _WINDOW.match(value.strip())
@@ -111,7 +112,7 @@ def _parse_local_datetime(value: object) -> datetime:
     return parsed
 
 
-WindowField = Annotated[Window, PlainValidator(_parse_window)]
+WindowField = Annotated[Window, PlainValidator(parse_window)]
 DayWindows = Annotated[list[WindowField], AfterValidator(_no_overlaps)]
 DateField = Annotated[date, PlainValidator(_parse_date)]
 LocalDateTime = Annotated[datetime, PlainValidator(_parse_local_datetime)]

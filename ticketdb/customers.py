@@ -8,7 +8,6 @@ twice updates the customer instead of failing or duplicating it.
 
 from __future__ import annotations
 
-import csv
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ticketdb.csvfile import csv_rows
 from ticketdb.models import CUSTOMER_TIERS, Customer, utcnow
 from ticketdb.sql import insert, transaction
 
@@ -149,53 +149,30 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
     def fail(line: int, problem: str) -> CustomerImportError:
         return CustomerImportError(f"{path}:{line}: {problem}")
 
-    try:
-        # utf-8-sig: spreadsheet programs put a byte-order mark in front of the header.
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh)
-            header: list[str] | None = None
-            rows: list[dict[str, Any]] = []
-            seen: dict[str, int] = {}
-            for record in reader:
-                line = reader.line_num
-                if not any(cell.strip() for cell in record):
-                    continue
-                if header is None:
-                    header = [cell.strip().lower() for cell in record]
-                    unknown = [c for c in header if c not in (*CSV_REQUIRED, *CSV_OPTIONAL)]
-                    missing = [c for c in CSV_REQUIRED if c not in header]
-                    if unknown or missing or len(set(header)) != len(header):
-                        raise fail(
-                            line,
-                            "header must be phone,name,tier[,company,address] "
-                            f"(got {','.join(header)})",
-                        )
-                    continue
-                if len(record) != len(header):
-                    raise fail(line, f"expected {len(header)} fields, got {len(record)}")
-                cells = {key: cell.strip() for key, cell in zip(header, record, strict=True)}
-                try:
-                    values = _validated(
-                        phone=cells["phone"],
-                        name=cells["name"],
-                        tier=cells["tier"] or "general",
-                        company=cells.get("company") or None,
-                        address=cells.get("address") or None,
-                    )
-                except ValueError as exc:
-                    raise fail(line, str(exc)) from None
-                first = seen.setdefault(values["phone"], line)
-                if first != line:
-                    raise fail(line, f"{values['phone']} is already on line {first}")
-                rows.append(values)
-    except UnicodeDecodeError:
-        raise CustomerImportError(f"{path}: not UTF-8 text; save the file as CSV UTF-8") from None
-    except csv.Error as exc:
-        raise CustomerImportError(f"{path}: not a valid CSV file: {exc}") from None
-    except OSError as exc:
-        raise CustomerImportError(f"{path}: cannot read: {exc.strerror}") from None
-    if header is None:
-        raise CustomerImportError(f"{path}: empty file; expected a phone,name,tier header")
+    rows: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for line, cells in csv_rows(
+        path,
+        CSV_REQUIRED,
+        CSV_OPTIONAL,
+        CustomerImportError,
+        "expected a phone,name,tier header",
+        header_text="phone,name,tier[,company,address]",
+    ):
+        try:
+            values = _validated(
+                phone=cells["phone"],
+                name=cells["name"],
+                tier=cells["tier"] or "general",
+                company=cells.get("company") or None,
+                address=cells.get("address") or None,
+            )
+        except ValueError as exc:
+            raise fail(line, str(exc)) from None
+        first = seen.setdefault(values["phone"], line)
+        if first != line:
+            raise fail(line, f"{values['phone']} is already on line {first}")
+        rows.append(values)
     return rows
 
 

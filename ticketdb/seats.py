@@ -18,7 +18,6 @@ raises), so the session is usable afterwards.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -41,6 +40,7 @@ from agents.seats import (
     event_for,
     transition,
 )
+from ticketdb.csvfile import csv_rows
 from ticketdb.models import (
     AGENT_ROLES,
     Agent,
@@ -561,57 +561,29 @@ def _read_csv(path: Path) -> list[tuple[dict[str, Any], dict[str, int]]]:
         return AgentImportError(f"{path}:{line}: {problem}")
 
     rows: list[tuple[dict[str, Any], dict[str, int]]] = []
-    header: list[str] | None = None
     seen: dict[str, int] = {}
-    try:
-        # utf-8-sig: spreadsheet programs put a byte-order mark in front of the header.
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh)
-            for record in reader:
-                line = reader.line_num
-                if not any(cell.strip() for cell in record) or record[0].startswith("#"):
-                    continue
-                if header is None:
-                    header = [cell.strip().lower() for cell in record]
-                    unknown = [c for c in header if c not in (*CSV_REQUIRED, *CSV_OPTIONAL)]
-                    missing = [c for c in CSV_REQUIRED if c not in header]
-                    if unknown or missing or len(set(header)) != len(header):
-                        raise fail(
-                            line,
-                            f"header must be {','.join(CSV_REQUIRED)}"
-                            f"[,{','.join(CSV_OPTIONAL)}] (got {','.join(header)})",
-                        )
-                    continue
-                if len(record) != len(header):
-                    raise fail(line, f"expected {len(header)} fields, got {len(record)}")
-                cells = {key: cell.strip() for key, cell in zip(header, record, strict=True)}
-                try:
-                    limit = cells.get("away_limit_minutes") or None
-                    values = _validated(
-                        staff_number=cells["staff_number"],
-                        name=cells["name"],
-                        role=cells["role"] or "agent",
-                        team=cells["team"],
-                        endpoint=cells["endpoint"],
-                        languages=cells.get("languages", "").split(),
-                        away_limit_minutes=int(limit) if limit else None,
-                        active=True,
-                    )
-                    skills = dict(parse_skill(t) for t in cells.get("skills", "").split())
-                except ValueError as exc:
-                    raise fail(line, str(exc)) from None
-                first = seen.setdefault(values["staff_number"], line)
-                if first != line:
-                    raise fail(line, f"{values['staff_number']} is already on line {first}")
-                rows.append((values, skills))
-    except UnicodeDecodeError:
-        raise AgentImportError(f"{path}: not UTF-8 text; save the file as CSV UTF-8") from None
-    except csv.Error as exc:
-        raise AgentImportError(f"{path}: not a valid CSV file: {exc}") from None
-    except OSError as exc:
-        raise AgentImportError(f"{path}: cannot read: {exc.strerror}") from None
-    if header is None:
-        raise AgentImportError(f"{path}: empty file; expected a header line")
+    for line, cells in csv_rows(
+        path, CSV_REQUIRED, CSV_OPTIONAL, AgentImportError, "expected a header line"
+    ):
+        try:
+            limit = cells.get("away_limit_minutes") or None
+            values = _validated(
+                staff_number=cells["staff_number"],
+                name=cells["name"],
+                role=cells["role"] or "agent",
+                team=cells["team"],
+                endpoint=cells["endpoint"],
+                languages=cells.get("languages", "").split(),
+                away_limit_minutes=int(limit) if limit else None,
+                active=True,
+            )
+            skills = dict(parse_skill(t) for t in cells.get("skills", "").split())
+        except ValueError as exc:
+            raise fail(line, str(exc)) from None
+        first = seen.setdefault(values["staff_number"], line)
+        if first != line:
+            raise fail(line, f"{values['staff_number']} is already on line {first}")
+        rows.append((values, skills))
     return rows
 
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
 
 from ticketdb.engine import make_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Upgrades from threads of one process take turns; other processes are serialised by
+# the database (see _serialise) and retried when SQLite refuses at once.
+_LOCAL_UPGRADES = threading.Lock()
+_LOCKED_RETRIES = 8
 
 
 def make_config(connection: Connection | None = None) -> Config:
@@ -49,13 +56,23 @@ def upgrade(url: str, revision: str = "head") -> None:
     The whole upgrade is one transaction (both back ends have transactional DDL), so a
     failure leaves the previous schema intact.
     """
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            _serialise(conn)
-            command.upgrade(make_config(conn), revision)
-    finally:
-        engine.dispose()
+    with _LOCAL_UPGRADES:
+        for attempt in range(_LOCKED_RETRIES + 1):
+            engine = make_engine(url)
+            try:
+                with engine.begin() as conn:
+                    _serialise(conn)
+                    command.upgrade(make_config(conn), revision)
+                return
+            except OperationalError as exc:
+                # SQLite answers "database is locked" at once, without waiting, in a few
+                # cases (e.g. while another process creates the file and switches it to
+                # WAL); the whole upgrade is one transaction, so trying again is safe.
+                if "locked" not in str(exc) or attempt == _LOCKED_RETRIES:
+                    raise
+                time.sleep(min(2.0, 0.05 * 2**attempt))
+            finally:
+                engine.dispose()
 
 
 def current(url: str) -> str | None:

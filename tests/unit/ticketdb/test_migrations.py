@@ -199,3 +199,20 @@ def test_package_data_ships_every_migration_file() -> None:
     assert any(f.startswith("migrations/versions/") for f in files)
     unshipped = [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)]
     assert unshipped == []
+
+
+def test_concurrent_upgrades_from_separate_processes(db_url: str) -> None:
+    # Threads of one process take turns on a lock; processes (two controller nodes
+    # starting at once) are serialised by the database itself, with retries on SQLite.
+    import subprocess
+    import sys
+
+    code = "import sys; from ticketdb.migrate import upgrade; upgrade(sys.argv[1])"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, db_url], stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-2000:]
+    assert current(db_url) == HEAD

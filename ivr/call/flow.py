@@ -359,7 +359,10 @@ class CallFlow:
             self._apologise("error")
         elif s.phase in ("apologising", "saying_goodbye"):
             self._hang_up()  # the last prompt itself failed: don't try to speak again
-        elif event.command in ("Play", "StopPlayback", "SetLanguage"):
+        else:
+            # Any other failed command (a prompt, a transfer, whatever services add):
+            # the caller must not be left on a silent line.
+            s.transferred = False
             self._apologise("error")
 
     def _on_resynced(self, event: Resynced) -> None:

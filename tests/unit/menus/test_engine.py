@@ -338,3 +338,20 @@ def test_path_and_snapshot_restore(menu) -> None:  # type: ignore[no-untyped-def
     fresh.restore(snap)
     assert fresh.s.node == "sub"
     assert fresh.s.stack == ["lang", "main"]
+
+
+def test_a_failed_transfer_apologises_instead_of_leaving_the_caller_in_silence(menu) -> None:  # type: ignore[no-untyped-def]
+    from ivr.call import inputs as inp
+
+    call = Call(menu, Always(True))
+    to_main(call)
+    call.press("5")
+    call.prompt_ends()  # "transferring" played; the controller asks Asterisk to continue
+    assert call.sent(cmd.ContinueInDialplan)
+    # Asterisk refuses (e.g. 503 after retries): the channel is still ours and silent.
+    call.feed(inp.CommandFailed(call.at(), "ContinueInDialplan", "Service Unavailable", gone=False))
+    assert call.hearing == ("sys:apology_technical:zh",)
+    call.prompt_ends()
+    assert call.sent(cmd.Hangup)
+    end = next(c for c in call.feed(inp.Left(call.at())) if isinstance(c, cmd.RecordEnd))
+    assert (end.end_reason, end.hangup_side) == ("error", "system")

@@ -29,21 +29,8 @@ log = logging.getLogger(__name__)
 
 
 def ari_config(settings: Settings) -> AriConfig:
-    a = settings.ari
-    return AriConfig(
-        url=a.url,
-        username=a.username,
-        password=a.password,
-        app=a.app,
-        request_timeout=a.request_timeout,
-        max_connections=a.max_connections,
-        backoff_initial=a.backoff_initial,
-        backoff_max=a.backoff_max,
-        backoff_factor=a.backoff_factor,
-        backoff_jitter=a.backoff_jitter,
-        ping_interval=a.ping_interval,
-        ping_timeout=a.ping_timeout,
-    )
+    # The settings section and the client config have the same fields by design.
+    return AriConfig(**settings.ari.model_dump())
 
 
 class ControllerNode:

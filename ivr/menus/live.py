@@ -56,12 +56,9 @@ def make_registry(settings: Settings, library: PromptLibrary) -> MenuRegistry:
     path = live_menu_path(settings)
     languages: list[str] = list(settings.ivr.languages)
 
-    def resolver(prompt: Prompt, language: str) -> tuple[str, ...]:
-        return resolver_for(library, path.parent, languages)(prompt, language)
-
     return MenuRegistry(
         path,
-        resolver,
+        resolver_for(library, path.parent, languages),
         queues=lambda: queue_catalog(settings),
         calendars=lambda: calendar_names(settings),
     )

@@ -3,13 +3,16 @@ exactly one complete record and no caller is left in silence."""
 
 from __future__ import annotations
 
+import asyncio
+
 from hotline.node import ControllerNode
+from ivr.ari import EventStream
 from ivr.simulator import AriSimulator
 from tests.integration.conftest import NodeFactory, wait_for
 from tests.integration.runtime.test_call_lifecycle import record_count, records
 
 
-def stream_of(node: ControllerNode):  # type: ignore[no-untyped-def]
+def stream_of(node: ControllerNode) -> EventStream:
     assert node.stream is not None
     return node.stream
 
@@ -21,7 +24,7 @@ async def test_socket_dropped_mid_call_reconnects_and_the_call_completes(
     stream = stream_of(node)
     call = await sim.place_call("6000", "+8613800000001", script="wait for prompt")
     await wait_for(lambda: bool(call.heard), what="greeting starts")
-    loop_time = __import__("asyncio").get_running_loop().time
+    loop_time = asyncio.get_running_loop().time
     dropped_at = loop_time()
     assert sim.drop_websockets() == 1
     await wait_for(lambda: stream.connects == 2, timeout=2.0, what="reconnect within 2 s")

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -71,6 +72,13 @@ class Call(Base):
     data: Mapped[dict[str, Any]] = mapped_column(
         JSONType, default=dict, server_default=text("'{}'")
     )
+    # Every leg after the IVR, in order: queue entries, agent offers and answers, holds,
+    # transfers (``ivr.queue``), each a dict with at least "t" and "event".
+    legs: Mapped[list[Any]] = mapped_column(JSONType, default=list, server_default=text("'[]'"))
+    queue_entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    agent_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The queue callback this call became (the caller kept their place and hung up).
+    callback_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     @property
@@ -131,6 +139,15 @@ class CallbackRequest(Base):
     language: Mapped[str] = mapped_column(String(8), default="")
     status: Mapped[str] = mapped_column(String(16), default="open")
     note: Mapped[str | None] = mapped_column(Text)
+    queue: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    agent_id: Mapped[int | None] = mapped_column(Integer)
+    # answered | no_answer | busy | failed | agent_unavailable | …; None while open.
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Every attempt: {"t", "agent", "outcome", "channel"}.
+    history: Mapped[list[Any]] = mapped_column(JSONType, default=list, server_default=text("'[]'"))
 
     def __repr__(self) -> str:
         return f"<CallbackRequest {self.number} {self.source} {self.status}>"
@@ -163,6 +180,12 @@ class Agent(Base):
     # None: the team's default from the shift rules.
     away_limit_minutes: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A salted hash (werkzeug.security); None: cannot log in to the web page.
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    # Offers not answered in a row; reset on answer (queue engine, any node).
+    missed_in_row: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # The normal seat a lead designated to act while no lead is present (at most one).
+    acting_lead: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     def __repr__(self) -> str:
         return f"<Agent {self.staff_number} {self.role}>"
@@ -225,3 +248,108 @@ class SeatStateChange(Base):
 
     def __repr__(self) -> str:
         return f"<SeatStateChange {self.agent_id} {self.from_state}->{self.to_state} {self.at}>"
+
+
+QUEUE_ENTRY_STATUSES = ("waiting", "offered", "connected", "callback", "dialing", "done")
+
+
+class QueueEntry(Base):
+    """A call (or a queue callback) waiting for an agent: the global queue every node reads.
+
+    ``id`` is the global arrival sequence; ``arrived_at`` is the first arrival in any
+    queue (kept across transfers between queues), ``entered_at`` the arrival in this one.
+    Rows are deleted when the call leaves the queue for good (answered, abandoned, ended).
+    """
+
+    __tablename__ = "queue_entries"
+    __table_args__ = (
+        UniqueConstraint("node", "channel_id"),
+        Index("ix_queue_entries_status", "status", "queue"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    node: Mapped[str] = mapped_column(String(64))
+    channel_id: Mapped[str] = mapped_column(String(128))
+    queue: Mapped[str] = mapped_column(String(64))
+    tier: Mapped[str] = mapped_column(String(16), default="general")
+    injury: Mapped[bool] = mapped_column(Boolean, default=False)
+    external: Mapped[bool] = mapped_column(Boolean, default=True)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    skill: Mapped[str | None] = mapped_column(String(64))
+    arrived_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    agent_id: Mapped[int | None] = mapped_column(Integer)
+    caller_number: Mapped[str] = mapped_column(String(64), default="")
+    language: Mapped[str] = mapped_column(String(8), default="")
+    callback_id: Mapped[int | None] = mapped_column(Integer)
+    # A callback not reached is tried again in a later time slot, not before this.
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<QueueEntry {self.id} {self.queue} {self.status} {self.node}/{self.channel_id}>"
+
+
+class ControllerNode(Base):
+    """A controller process sharing the database; a stale heartbeat means it died."""
+
+    __tablename__ = "controller_nodes"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LeadAlert(Base):
+    """An alert for the lead's wallboard (understaffed, overdue away, no acting lead,
+    missed calls); open while ``cleared_at`` is None."""
+
+    __tablename__ = "lead_alerts"
+    __table_args__ = (Index("ix_lead_alerts_cleared_at", "cleared_at", "raised_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    node: Mapped[str] = mapped_column(String(64))
+
+
+class HandoverNote(Base):
+    """The handover log at a change of shift: the author's text plus a generated summary
+    (open callbacks, active alerts, calls waiting)."""
+
+    __tablename__ = "handover_notes"
+    __table_args__ = (UniqueConstraint("team", "at", "author"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team: Mapped[str] = mapped_column(String(64))
+    shift_ending: Mapped[str | None] = mapped_column(String(64))
+    shift_starting: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    author: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class CallControl(Base):
+    """A request from the web page to the controller that runs a call (hold, transfer …);
+    the node polls its pending ones and answers in ``status``/``result``."""
+
+    __tablename__ = "call_controls"
+    __table_args__ = (Index("ix_call_controls_node_status", "node", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    node: Mapped[str] = mapped_column(String(64))
+    channel_id: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    args: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    requested_by: Mapped[str] = mapped_column(String(32))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # pending → done | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    result: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

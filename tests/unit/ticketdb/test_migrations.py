@@ -22,13 +22,18 @@ from ticketdb.models import (
     AgentSkill,
     Call,
     CallbackRequest,
+    CallControl,
+    ControllerNode,
     Customer,
+    HandoverNote,
+    LeadAlert,
+    QueueEntry,
     SeatState,
     SeatStateChange,
 )
 
 REPO = Path(__file__).resolve().parents[3]
-HEAD = "0003"
+HEAD = "0004"
 
 
 def test_upgrade_creates_schema_and_is_idempotent(
@@ -57,6 +62,11 @@ def test_upgrade_creates_schema_and_is_idempotent(
         "agent_skills",
         "seat_states",
         "seat_state_changes",
+        "queue_entries",
+        "controller_nodes",
+        "lead_alerts",
+        "handover_notes",
+        "call_controls",
         "alembic_version",
     } <= tables
     assert versions == [(HEAD,)]
@@ -72,7 +82,20 @@ def test_migration_matches_the_models(db_url: str) -> None:
     upgrade(db_url)
     ours = {
         m.__tablename__
-        for m in (Call, Customer, CallbackRequest, Agent, AgentSkill, SeatState, SeatStateChange)
+        for m in (
+            Call,
+            Customer,
+            CallbackRequest,
+            Agent,
+            AgentSkill,
+            SeatState,
+            SeatStateChange,
+            QueueEntry,
+            ControllerNode,
+            LeadAlert,
+            HandoverNote,
+            CallControl,
+        )
     }
 
     def include_object(obj: Any, name: Any, type_: str, reflected: bool, compare_to: Any) -> bool:

@@ -75,6 +75,7 @@ class PathSettings(_Section):
     menus_dir: Path = Path("menus")
     queues_file: Path = Path("config/queues.yaml")
     calendar_file: Path = Path("config/calendar.yaml")
+    shifts_file: Path = Path("config/shifts.yaml")
 
 
 class IvrSettings(_Section):
@@ -84,6 +85,22 @@ class IvrSettings(_Section):
     # reload_interval seconds; an invalid edit is logged and the last good menu stays.
     menu: str = Field("telecom", pattern=r"^[A-Za-z0-9_-]+$")
     reload_interval: float = Field(1.0, gt=0)
+
+
+class AcdSettings(_Section):
+    """The queue engine (automatic call distribution) of a node."""
+
+    # Seconds between distribution passes (each also picks up other nodes' changes).
+    poll_interval: float = Field(0.5, gt=0, le=10)
+    heartbeat_interval: float = Field(1.0, gt=0)
+    # A node whose heartbeat is older than this is dead: its claims are released.
+    node_dead_after: float = Field(15.0, gt=0)
+    # Where a queue callback dials the customer; {number} is the caller's number.
+    callback_endpoint: str = Field("PJSIP/{number}@trunk", pattern=r"^[A-Za-z][A-Za-z0-9_]*/.*\{number\}")
+    callback_ring_timeout: int = Field(30, ge=5, le=300)
+    callback_max_attempts: int = Field(3, ge=1, le=20)
+    # A customer not reached is tried again in a later time slot (domain.md §5).
+    callback_retry_minutes: float = Field(60.0, gt=0)
 
 
 class WebSettings(_Section):
@@ -98,6 +115,7 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     paths: PathSettings = PathSettings()
     ivr: IvrSettings = IvrSettings()
+    acd: AcdSettings = AcdSettings()
     web: WebSettings = WebSettings()
 
     def require_ari_password(self) -> None:

@@ -398,6 +398,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_agents_parser(sub, _settings, _db_session)
 
+    from hotline.cli_lead import add_lead_parser
+
+    add_lead_parser(sub, _settings, _db_session)
+
     p = sub.add_parser("prompts", help="prompt files")
     prsub = p.add_subparsers(dest="prompts_command", required=True)
     p = prsub.add_parser("build", help="build the system prompts (and menu prompts) now")
@@ -445,6 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from agents.queue_config import QueueConfigError
+    from agents.shifts import ShiftsInvalid
     from hotline.calendar import CalendarError
     from ivr.menus.model import MenuInvalid
 
@@ -453,7 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, CalendarError, QueueConfigError) as exc:
         print(f"hotline: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except MenuInvalid as exc:
+    except (MenuInvalid, ShiftsInvalid) as exc:
         # Every problem on its own line, each naming file and line.
         for problem in exc.problems:
             print(f"hotline: error: {problem}", file=sys.stderr)

@@ -9,6 +9,7 @@ imported only when a command runs.
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
@@ -21,6 +22,7 @@ from hotline.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from agents.shifts import ShiftConfig
     from ticketdb.models import Agent
 
 EXIT_CONFIG = 2
@@ -28,6 +30,9 @@ EXIT_CONFIG = 2
 ROLES = ("agent", "lead", "admin")
 # The states a person sets by hand; ringing, on_call and wrap_up come from the calls.
 MANUAL_STATES = ("available", "away", "offline", "on_leave")
+MIN_PASSWORD = 8
+# Hashing is deliberately slow; a bound keeps one request from hashing megabytes.
+MAX_PASSWORD = 256
 
 SettingsLoader = Callable[[argparse.Namespace], Settings]
 SessionOpener = Callable[[Settings], AbstractContextManager["Session"]]
@@ -48,6 +53,47 @@ def _known_skills(settings: Settings) -> frozenset[str] | None:
 def _unknown_skills(skills: Iterable[str], known: frozenset[str] | None) -> str:
     unknown = sorted(set(skills) - known) if known is not None else []
     return ", ".join(unknown)
+
+
+def shift_config(settings: Settings) -> ShiftConfig | None:
+    """The shift rules of ``paths.shifts_file`` (with the calendar's holidays), or None when
+    there is no such file. Raises ShiftsInvalid or CalendarError for a broken file."""
+    from agents.shifts import load_shifts
+    from hotline.calendar import load_calendars
+
+    path = settings.paths.shifts_file
+    if not path.exists():
+        return None
+    calendar = settings.paths.calendar_file
+    return load_shifts(path, load_calendars(calendar) if calendar.exists() else None)
+
+
+def set_password(s: Session, staff_number: str, password: str) -> None:
+    """Store a salted hash of ``password`` for the agent (web page login); commits.
+
+    Raises UnknownAgent, ValueError for a password not 8-256 characters long.
+    """
+    from sqlalchemy import update
+    from werkzeug.security import generate_password_hash
+
+    from ticketdb.models import Agent
+    from ticketdb.seats import UnknownAgent, agent_by_staff_number
+
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise ValueError(f"the password must be {MIN_PASSWORD}-{MAX_PASSWORD} characters")
+    agent = agent_by_staff_number(s, staff_number)
+    if agent is None:
+        raise UnknownAgent(f"no agent with staff number {staff_number.strip()}")
+    try:
+        s.execute(
+            update(Agent)
+            .where(Agent.id == agent.id)
+            .values(password_hash=generate_password_hash(password))
+        )
+        s.commit()
+    except BaseException:
+        s.rollback()
+        raise
 
 
 def in_state_for(since: datetime, now: datetime) -> str:
@@ -164,30 +210,75 @@ class AgentsCommands:
     def state(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
         from agents.seats import IllegalTransition
-        from ticketdb.seats import StaleState, UnknownAgent, set_state
+        from agents.shifts import ShiftsInvalid
+        from hotline.calendar import CalendarError
+        from ticketdb.seat_changes import RuleRefused, change_state
+        from ticketdb.seats import StaleState, UnknownAgent
 
+        try:
+            config = shift_config(settings)
+        except ShiftsInvalid as exc:
+            for problem in exc.problems:
+                _error(problem)
+            return EXIT_CONFIG
+        except CalendarError as exc:
+            _error(exc)
+            return EXIT_CONFIG
         with self._db_session(settings) as s:
             agent = self._agent(s, args.staff_number)
             if agent is None:
                 return 1
             try:
-                seat = set_state(
+                result = change_state(
                     s,
-                    agent_id=agent.id,
+                    config=config,
+                    staff_number=agent.staff_number,
                     to_state=args.to_state,
                     by=args.by or agent.staff_number,
                     reason=args.reason,
                     note=args.note,
+                    override=args.override,
                     now=datetime.now(UTC),
                 )
+            except RuleRefused as exc:
+                hint = (
+                    " (a lead may override: --by LEAD --override)"
+                    if exc.decision.overridable_by
+                    else ""
+                )
+                _error(f"agent {agent.staff_number}: {exc}{hint}")
+                return 1
             except (IllegalTransition, StaleState, UnknownAgent) as exc:
                 _error(f"agent {agent.staff_number}: {exc}")
                 return 1
             except ValueError as exc:
                 _error(exc)
                 return EXIT_CONFIG
+        seat = result.seat
         reason = f" ({seat.reason})" if seat.reason else ""
         print(f"{agent.staff_number} {agent.name}: {seat.state}{reason}")
+        if result.override_line:
+            print(f"override: {result.override_line}")
+        return 0
+
+    def passwd(self, args: argparse.Namespace) -> int:
+        settings = self._settings(args)
+        from ticketdb.seats import UnknownAgent
+
+        if sys.stdin.isatty():
+            password = getpass.getpass(f"new password for {args.staff_number}: ")
+        else:
+            password = sys.stdin.readline().rstrip("\r\n")
+        with self._db_session(settings) as s:
+            try:
+                set_password(s, args.staff_number, password)
+            except UnknownAgent as exc:
+                _error(exc)
+                return 1
+            except ValueError as exc:
+                _error(exc)
+                return EXIT_CONFIG
+        print(f"password of {args.staff_number.strip()} set")
         return 0
 
     def history(self, args: argparse.Namespace) -> int:
@@ -264,7 +355,18 @@ def add_agents_parser(
     )
     p.add_argument("--by", help="staff number of who makes the change (default: the agent)")
     p.add_argument("--note", help="free text kept in the history")
+    p.add_argument(
+        "--override",
+        action="store_true",
+        help="a lead (--by) overrides a shift rule's refusal; recorded in the history",
+    )
     p.set_defaults(func=cmds.state)
+
+    p = asub.add_parser(
+        "passwd", help="set an agent's web page password (one line on stdin, >= 8 characters)"
+    )
+    p.add_argument("staff_number")
+    p.set_defaults(func=cmds.passwd)
 
     p = asub.add_parser("history", help="a seat's state changes, oldest first")
     p.add_argument("staff_number")

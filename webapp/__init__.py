@@ -1,1 +1,60 @@
-"""webapp: the Flask web application for agents and team leads."""
+"""webapp: the Flask web application for agents and team leads (a JSON API under /api).
+
+``create_app`` is the application factory: one app per settings, with its own database
+engine and shift rules, so tests and several sites can run side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from hotline.settings import Settings, SettingsError, load_settings
+
+
+def create_app(
+    settings: Settings | None = None, *, test_config: Mapping[str, Any] | None = None
+) -> Flask:
+    """The web app for ``settings`` (default: ``load_settings()``).
+
+    Refuses to start (SettingsError) without ``web.secret_key`` unless ``test_config``
+    supplies SECRET_KEY: the key signs the login cookie. Loads the shift rules from
+    ``paths.shifts_file`` when it exists (ShiftsInvalid for a broken file). Does not
+    migrate the database: the controller and the CLI do.
+    """
+    from agents.shifts import load_shifts
+    from hotline.calendar import load_calendars
+    from webapp import api, auth, db, errors
+
+    settings = settings if settings is not None else load_settings()
+    app = Flask(__name__)
+    app.config.from_mapping(
+        SECRET_KEY=settings.web.secret_key or None,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="hotline_session",
+        # Enough for any form of the page; larger bodies are refused with 413.
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    if test_config is not None:
+        app.config.update(test_config)
+    if not app.config["SECRET_KEY"]:
+        raise SettingsError(
+            "web.secret_key: required to sign the login cookie and has no default; set it "
+            "in your config file or in HOTLINE_WEB_SECRET_KEY (e.g. the output of "
+            "python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+
+    shifts = None
+    path = settings.paths.shifts_file
+    if path.exists():
+        calendar = settings.paths.calendar_file
+        shifts = load_shifts(path, load_calendars(calendar) if calendar.exists() else None)
+
+    db.init_app(app, settings.database.url, shifts)
+    errors.register(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(api.bp)
+    return app

@@ -1,4 +1,5 @@
-"""``hotline agents add|import|list|state|history`` as an operator runs them, on both back ends."""
+"""``hotline agents add|import|list|state|history|passwd`` as an operator runs them, on both
+back ends; ``state`` under the shift rules of config/shifts.yaml when there is one."""
 
 from __future__ import annotations
 
@@ -9,18 +10,24 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
+from werkzeug.security import check_password_hash
+
 from hotline.cli_agents import in_state_for
 
 REPO = Path(__file__).resolve().parents[3]
 
 
-def hotline(db_url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def hotline(
+    db_url: str, cwd: Path, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     env["HOTLINE_DATABASE_URL"] = db_url
     return subprocess.run(
         [sys.executable, "-m", "hotline.cli", "agents", *args],
         cwd=cwd,
         env=env,
+        input=stdin if stdin is not None else "",
         capture_output=True,
         text=True,
         timeout=60,
@@ -150,6 +157,89 @@ def test_import_the_sample(db_url: str, tmp_path: Path) -> None:
     bad.write_text("staff_number,name\n8009,X\n")
     failed = hotline(db_url, tmp_path, "import", str(bad))
     assert failed.returncode == 1 and "header must be" in failed.stderr
+
+
+# On post around the clock, no minimum on duty: only max_away_at_once decides.
+SHIFTS = """\
+timezone: UTC
+teams:
+  hotline: {}
+shifts:
+  always:
+    teams: [hotline]
+    days: mon-sun
+    periods:
+      - {at: "00:00-24:00", kind: on_post}
+rules:
+  min_normal_on_duty_open: 0
+  min_normal_on_duty_outside: 0
+  max_away_at_once: 1
+"""
+
+
+def add(db_url: str, cwd: Path, staff: str, role: str = "agent") -> None:
+    added = hotline(
+        db_url, cwd, "add", staff, "--name", f"Agent {staff}", "--role", role,
+        "--team", "hotline", "--endpoint", f"PJSIP/{staff}",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+
+
+def test_state_follows_the_shift_rules_and_a_lead_overrides(db_url: str, tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "shifts.yaml").write_text(SHIFTS, encoding="utf-8")
+    for staff, role in (("8001", "lead"), ("8002", "agent"), ("8003", "agent")):
+        add(db_url, tmp_path, staff, role)
+    for staff in ("8002", "8003"):
+        assert hotline(db_url, tmp_path, "state", staff, "available").returncode == 0
+    first = hotline(db_url, tmp_path, "state", "8002", "away", "--reason", "break")
+    assert first.returncode == 0, first.stderr
+
+    refused = hotline(db_url, tmp_path, "state", "8003", "away", "--reason", "toilet")
+    assert refused.returncode == 1
+    [line] = refused.stderr.splitlines()
+    assert line.startswith("hotline: error: agent 8003: refused by max_away_at_once: Agent 8002")
+    assert line.endswith("(a lead may override: --by LEAD --override)")
+    own = hotline(db_url, tmp_path, "state", "8003", "away", "--reason", "toilet", "--override")
+    assert own.returncode == 1 and "max_away_at_once" in own.stderr
+
+    lead = hotline(
+        db_url, tmp_path, "state", "8003", "away", "--reason", "toilet", "--by", "8001",
+        "--override",
+    )  # fmt: skip
+    assert lead.returncode == 0, lead.stderr
+    out = lead.stdout.splitlines()
+    assert out[0] == "8003 Agent 8003: away (toilet)"
+    assert out[1].startswith("override: ") and "overrode max_away_at_once" in out[1]
+    shown = hotline(db_url, tmp_path, "history", "8003").stdout.splitlines()
+    assert shown[-1].endswith(out[1].removeprefix("override: "))
+
+    (tmp_path / "config" / "shifts.yaml").write_text("timezone: Nowhere/Else\n")
+    broken = hotline(db_url, tmp_path, "state", "8002", "available")
+    assert broken.returncode == 2 and "shifts.yaml:1:" in broken.stderr
+
+
+def test_passwd(db_url: str, tmp_path: Path) -> None:
+    add(db_url, tmp_path, "8001")
+    short = hotline(db_url, tmp_path, "passwd", "8001", stdin="seven77\n")
+    assert short.returncode == 2 and "8-256 characters" in short.stderr
+    unknown = hotline(db_url, tmp_path, "passwd", "9999", stdin="long enough\n")
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == "hotline: error: no agent with staff number 9999"
+    ok = hotline(db_url, tmp_path, "passwd", "8001", stdin="long enough pass\nignored\n")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == "password of 8001 set"
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            stored = conn.execute(
+                sa.text("select password_hash from agents where staff_number = '8001'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert "long enough pass" not in stored
+    assert check_password_hash(stored, "long enough pass")
+    assert not check_password_hash(stored, "long enough pass\n")
 
 
 def test_time_in_state() -> None:

@@ -32,7 +32,7 @@ Remaining ties go to the lower agent id, so a decision never depends on input or
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -157,13 +157,15 @@ def assign(
     candidates: Iterable[Candidate],
     now: datetime,
     state: RoundRobinState | None = None,
+    excluded: Mapping[str, Set[int]] | None = None,
 ) -> list[Assignment]:
     """One distribution pass: each call in global order gets the best free eligible agent.
 
     An agent is given at most one call per pass. A call whose queue is not configured is
     left waiting (a reload removed its queue; the engine's max-wait handling deals with
     it). Candidates must be distinct agents; ``state`` carries the round-robin rotation
-    across passes (a fresh one per pass when omitted).
+    across passes (a fresh one per pass when omitted). ``excluded`` names, per call id,
+    agents not to offer that call to (they just let it ring out).
     """
     free: dict[int, Candidate] = {}
     for c in candidates:
@@ -184,7 +186,9 @@ def assign(
         cfg = queue_configs.get(call.queue)
         if cfg is None:
             continue
-        agent = pick_agent(cfg.strategy, call, free.values(), rr, cfg.skills)
+        skip = excluded.get(call.call_id, ()) if excluded else ()
+        pool = [c for c in free.values() if c.agent_id not in skip] if skip else free.values()
+        agent = pick_agent(cfg.strategy, call, pool, rr, cfg.skills)
         if agent is None:
             continue
         del free[agent.agent_id]

@@ -8,6 +8,7 @@ simulator.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Callable
@@ -15,12 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from agents.queue_config import QueueCatalog
+from agents.shifts import ShiftConfig
 from hotline.settings import Settings
 from ivr.ari import AriClient, AriConfig, EventStream
 from ivr.call.greeting import GreetingService
+from ivr.call.inputs import DialStart
 from ivr.call.service import Prompts, Service
 from ivr.menus.registry import MenuRegistry
+from ivr.queue.callback import CallbackFlow
+from ivr.queue.service import QueueService, QueueSettings
+from ivr.runtime.acd import QueueManager
 from ivr.runtime.controller import Controller, utc_now
+from ivr.runtime.executor import CommandExecutor
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
 from ticketdb.writer import RecordWriter
@@ -44,8 +52,15 @@ class ControllerNode:
         calendars: Any = None,
         caller_tiers: bool = False,
         menu_clock: Callable[[], datetime] | None = None,
+        queues: QueueCatalog | None = None,
+        shifts: ShiftConfig | None = None,
     ) -> None:
         self.menu_clock = menu_clock
+        # With a queue catalog the node runs the queue engine: menu queue actions enqueue.
+        self.queues = queues
+        self.shifts = shifts
+        self.acd: QueueManager | None = None
+        self._acd_task: asyncio.Task[None] | None = None
         self.settings = settings
         self.prompts = prompts
         self.menus = menus
@@ -101,6 +116,22 @@ class ControllerNode:
         self.writer.start()
         self.client = AriClient(ari_config(s))
         await self.client.open()
+        services: dict[str, Callable[[], Service]] = {}
+        if self.queues is not None:
+            self.acd = QueueManager(
+                make_sessionmaker(self.engine),
+                s.node.name,
+                self.queues,
+                self.shifts,
+                s.acd,
+                self.clock,
+            )
+            acd = self.acd
+            queue_settings = QueueSettings(
+                external_endpoint=s.acd.callback_endpoint,
+                self_service="menu" if self.menus is not None else None,
+            )
+            services["queue"] = lambda: QueueService(acd.config, queue_settings)
         self.controller = Controller(
             client=self.client,
             writer=self.writer,
@@ -112,7 +143,19 @@ class ControllerNode:
             default_language=s.ivr.default_language,
             clock=self.clock,
             tier_lookup=self._tier_lookup() if self.caller_tiers else None,
+            services=services,
+            executor=CommandExecutor(
+                self.client, self.writer, s.node.name, self.clock, app=s.ari.app, queues=self.acd
+            ),
         )
+        if self.acd is not None:
+            controller = self.controller
+            self.acd.deliver = controller.deliver
+            self.acd.is_live = controller.is_live
+            self.acd.start_callback = lambda key, job: controller.start_flow(
+                key, CallbackFlow(key, job), DialStart(self.clock())
+            )
+            self._acd_task = asyncio.create_task(self.acd.run(), name="acd")
         self.stream = EventStream(
             ari_config(s),
             self.client,
@@ -131,6 +174,10 @@ class ControllerNode:
         """Stop reading events, finish queued call work, flush records, close connections."""
         if self._watch_task is not None:
             self._watch_task.cancel()
+        if self._acd_task is not None:
+            self._acd_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._acd_task
         if self.stream is not None:
             self.stream.stop()
         if self._stream_task is not None:
@@ -159,18 +206,22 @@ class IvrParts:
     prompts: Prompts
     menus: MenuRegistry
     calendars: Any
+    queues: QueueCatalog | None = None
+    shifts: ShiftConfig | None = None
 
 
 def prepare_ivr(settings: Settings) -> IvrParts:
     """Build prompts, load and check the live menu and the calendar.
 
-    Raises ``MenuInvalid``, ``CalendarError``, ``QueueConfigError`` or ``PromptBuildError``
+    Raises ``MenuInvalid``, ``CalendarError``, ``QueueConfigError``, ``ShiftsInvalid`` or
+    ``PromptBuildError``
     with messages that name the file and line; the CLI turns them into exit status 2.
     """
+    from agents.shifts import load_shifts
     from hotline.calendar import load_calendars
     from hotline.prompt_library import PromptLibrary
     from hotline.prompts_setup import system_prompts
-    from ivr.menus.live import make_registry
+    from ivr.menus.live import make_registry, queue_catalog
 
     prompts = system_prompts(settings)
     calendars = (
@@ -180,13 +231,25 @@ def prepare_ivr(settings: Settings) -> IvrParts:
     )
     menus = make_registry(settings, PromptLibrary.from_settings(settings))
     menus.load()
-    return IvrParts(prompts, menus, calendars)
+    queues = queue_catalog(settings)
+    shifts = (
+        load_shifts(settings.paths.shifts_file, calendars)
+        if settings.paths.shifts_file.exists()
+        else None
+    )
+    return IvrParts(prompts, menus, calendars, queues, shifts)
 
 
 async def run_until_signalled(settings: Settings) -> int:
     parts = await asyncio.to_thread(prepare_ivr, settings)
     node = ControllerNode(
-        settings, parts.prompts, menus=parts.menus, calendars=parts.calendars, caller_tiers=True
+        settings,
+        parts.prompts,
+        menus=parts.menus,
+        calendars=parts.calendars,
+        caller_tiers=True,
+        queues=parts.queues,
+        shifts=parts.shifts,
     )
     await node.start()
     log.info(

@@ -96,7 +96,9 @@ class AcdSettings(_Section):
     # A node whose heartbeat is older than this is dead: its claims are released.
     node_dead_after: float = Field(15.0, gt=0)
     # Where a queue callback dials the customer; {number} is the caller's number.
-    callback_endpoint: str = Field("PJSIP/{number}@trunk", pattern=r"^[A-Za-z][A-Za-z0-9_]*/.*\{number\}")
+    callback_endpoint: str = Field(
+        "PJSIP/{number}@trunk", pattern=r"^[A-Za-z][A-Za-z0-9_]*/.*\{number\}"
+    )
     callback_ring_timeout: int = Field(30, ge=5, le=300)
     callback_max_attempts: int = Field(3, ge=1, le=20)
     # A customer not reached is tried again in a later time slot (domain.md §5).

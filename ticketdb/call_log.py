@@ -38,6 +38,10 @@ UPDATABLE_FIELDS = frozenset(
         "customer_tier",
         "language",
         "data",
+        "legs",
+        "queue_entered_at",
+        "agent_answered_at",
+        "callback_id",
     }
 )
 

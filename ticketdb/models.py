@@ -285,6 +285,8 @@ class QueueEntry(Base):
     callback_id: Mapped[int | None] = mapped_column(Integer)
     # A callback not reached is tried again in a later time slot, not before this.
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The node dialling a queue callback just now (any live node may take one).
+    dialing_node: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     def __repr__(self) -> str:

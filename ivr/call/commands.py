@@ -114,7 +114,159 @@ class Finished:
     """The call is over for the controller: release the session and its timers."""
 
 
+# --- the queue: media and legs ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StartMoh:
+    moh_class: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class StopMoh:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Originate:
+    """Dial ``endpoint`` into our application as a leg of this call (id ``leg_id``)."""
+
+    leg_id: str
+    endpoint: str
+    timeout: int
+    caller_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HangupLeg:
+    leg_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bridge:
+    """Put ``channel_ids`` into the mixing bridge ``bridge_id`` (created when missing)."""
+
+    bridge_id: str
+    channel_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Unbridge:
+    bridge_id: str
+    channel_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DestroyBridge:
+    bridge_id: str
+
+
+# --- the queue: the global queue and the seats (carried out by the queue manager) -------
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueue:
+    """Enter (or, after a transfer, move to) ``queue``; answered by Enqueued/QueueRefused."""
+
+    queue: str
+    tier: str
+    arrived_at: datetime
+    caller_number: str
+    language: str
+    priority: int = 0
+    skill: str | None = None
+    injury: bool = False
+    external: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMark:
+    """Set the entry's status: ``waiting`` (offer again), ``connected`` (an agent has it)."""
+
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLeave:
+    """The call left the queue for good (answered and ended, abandoned, transferred out)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BookCallback:
+    """Turn the caller's place (or, when the queue refused them, a new place) into a queue
+    callback on ``number``; answered by CallbackBooked."""
+
+    number: str
+    language: str
+    queue: str
+    tier: str
+    arrived_at: datetime
+    priority: int = 0
+    skill: str | None = None
+    injury: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SeatAnswered:
+    agent_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SeatNoAnswer:
+    """The agent's phone rang out (``missed``), or the offer ended for another reason."""
+
+    agent_id: int
+    missed: bool
+    misses_before_away: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SeatCallEnded:
+    agent_id: int
+    wrap_up_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimAgent:
+    """Claim one named agent (a transfer to them); answered by AgentOffered/OfferFailed."""
+
+    staff_number: str
+    ring_timeout: int
+
+
+@dataclass(frozen=True, slots=True)
+class ControlDone:
+    """Answer a web page's control request (``call_controls`` row)."""
+
+    control_id: int
+    ok: bool
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackResult:
+    """Record a queue callback attempt's outcome on its request."""
+
+    entry_id: int
+    outcome: str
+    agent: str | None
+    channel: str | None
+
+
 AriCommand = Answer | Play | StopPlayback | Hangup | SetLanguage | ContinueInDialplan
+LegCommand = StartMoh | StopMoh | Originate | HangupLeg | Bridge | Unbridge | DestroyBridge
+QueueCommand = (
+    Enqueue
+    | QueueMark
+    | QueueLeave
+    | BookCallback
+    | SeatAnswered
+    | SeatNoAnswer
+    | SeatCallEnded
+    | ClaimAgent
+    | ControlDone
+    | CallbackResult
+)
 TimerCommand = StartTimer | CancelTimer
 RecordCommand = RecordStart | RecordAnswer | RecordUpdate | RecordEnd | RequestCallback
-Command = AriCommand | TimerCommand | RecordCommand | Finished
+Command = AriCommand | LegCommand | QueueCommand | TimerCommand | RecordCommand | Finished

@@ -28,17 +28,15 @@ from ivr.call.inputs import (
     Adopted,
     Answered,
     CommandFailed,
-    Digit,
     HangupRequested,
     Input,
     Left,
-    PlaybackBegan,
     PlaybackDone,
     Resynced,
     Started,
     TimerFired,
 )
-from ivr.call.service import Prompts, Service
+from ivr.call.service import Prompts, Service, hook
 
 NORMAL_CLEARING = 16
 CAUSE_TEXT = {16: "Normal Clearing", 17: "User busy", 19: "No answer", 21: "Call Rejected"}
@@ -94,9 +92,15 @@ class CallFlow:
         service_factory: Callable[[], Service],
         prompts: Prompts,
         default_language: str = "en",
+        services: Mapping[str, Callable[[], Service]] | None = None,
     ) -> None:
         self.state = CallState(language=default_language)
         self.service = service_factory()
+        # Services a call can be handed over to (the menu → the queue and back), by name;
+        # the ones this call has used are kept, so their record fields stay on the record.
+        self._factories: dict[str, Callable[[], Service]] = {self.service.name: service_factory}
+        self._factories.update(services or {})
+        self._used: dict[str, Service] = {self.service.name: self.service}
         self.prompts = prompts
         self._out: list[cmd.Command] = []
         self._now: datetime | None = None
@@ -119,6 +123,32 @@ class CallFlow:
     @property
     def caller_tier(self) -> str:
         return self.state.caller_tier
+
+    @property
+    def channel_id(self) -> str:
+        return self.state.channel_id
+
+    @property
+    def caller_name(self) -> str:
+        return self.state.caller_name
+
+    def hand_over(self, name: str, request: Mapping[str, object]) -> bool:
+        """Continue the call in another service (``request`` tells it why and where);
+        False when this call has no such service."""
+        if self.state.phase != "in_service" or name not in self._factories:
+            return False
+        service = self._used.get(name)
+        if service is None:
+            service = self._factories[name]()
+            self._used[name] = service
+        self.service = service
+        enter = hook(service, "enter")
+        if enter is not None:
+            enter(self, request)
+        else:
+            service.begin(self)
+        self._save_state()
+        return True
 
     def save(self) -> None:
         """Persist the service's progress (menu path, collected data) to the record."""
@@ -213,9 +243,8 @@ class CallFlow:
         elif isinstance(event, PlaybackDone) and event.playback_id == self.state.lifecycle_playback:
             self.state.lifecycle_playback = None
             self._hang_up()
-        elif isinstance(event, Digit | PlaybackBegan | PlaybackDone):
-            if self.state.phase == "in_service":
-                self.service.handle(self, event)
+        elif self.state.phase == "in_service":
+            self.service.handle(self, event)  # digits, playbacks, the queue's inputs
         return self._out
 
     # -- lifecycle steps --------------------------------------------------------------
@@ -268,7 +297,7 @@ class CallFlow:
         snap = event.snapshot
         resumable = (
             snap is not None
-            and snap.get("service") == self.service.name
+            and snap.get("service") in self._factories
             and snap.get("phase") == "in_service"
             and event.answered
         )
@@ -309,6 +338,8 @@ class CallFlow:
         s.caller_hangup_cause = event.cause if event.cause is not None else NORMAL_CLEARING
         for name in list(s.timers):
             self.cancel_timer(name)
+        # Legs the service has up (an agent's phone ringing) must stop at once.
+        self._close_service("caller_hangup")
         # StasisEnd follows at once; should it be lost, don't hold the call open.
         self.start_timer(T_GONE_GRACE, GONE_GRACE_SECONDS)
 
@@ -352,6 +383,9 @@ class CallFlow:
             if T_GONE_GRACE not in s.timers:
                 self.start_timer(T_GONE_GRACE, GONE_GRACE_SECONDS)
             return
+        handler = hook(self.service, "command_failed")
+        if s.phase == "in_service" and handler is not None and handler(self, event):
+            return  # the service has a way on (e.g. an agent's phone that can't be dialled)
         if event.command == "Hangup":
             delay = min(HANGUP_RETRY_MAX, HANGUP_RETRY_INITIAL * 2 ** (s.hangup_attempts - 1))
             self.start_timer(T_HANGUP_RETRY, delay)
@@ -390,6 +424,11 @@ class CallFlow:
             cause_text = CAUSE_TEXT.get(cause, f"cause {cause}")
         for name in list(s.timers):
             self.cancel_timer(name)
+        self._close_service(reason)
+        explain = hook(self.service, "final_reason")
+        better = explain(reason) if explain is not None else None
+        if isinstance(better, str):
+            reason = better
         s.phase = "ended"
         self._out.append(
             cmd.RecordEnd(
@@ -398,10 +437,25 @@ class CallFlow:
                 hangup_cause_text=cause_text,
                 hangup_side=side,
                 end_reason=reason,
-                fields={**self.service.record_fields(), "state": self.snapshot()},
+                fields={**self._record_fields(), "state": self.snapshot()},
             )
         )
         self._out.append(cmd.Finished())
+
+    def _close_service(self, reason: str) -> None:
+        """Let every service this call used release what it holds (legs, seats, queue)."""
+        for service in self._used.values():
+            close = hook(service, "close")
+            if close is not None:
+                close(self, reason)
+
+    def _record_fields(self) -> dict[str, object]:
+        fields: dict[str, object] = {}
+        for service in self._used.values():
+            if service is not self.service:
+                fields.update(service.record_fields())
+        fields.update(self.service.record_fields())
+        return fields
 
     # -- persistence --------------------------------------------------------------------
 
@@ -409,7 +463,7 @@ class CallFlow:
         self._out.append(
             cmd.RecordUpdate(
                 {
-                    **self.service.record_fields(),
+                    **self._record_fields(),
                     "language": self.state.language,
                     "state": self.snapshot(),
                 }
@@ -426,6 +480,11 @@ class CallFlow:
             "playback_seq": s.playback_seq,
             "service": self.service.name,
             "service_state": dict(self.service.snapshot()),
+            "earlier": {
+                name: dict(svc.snapshot())
+                for name, svc in self._used.items()
+                if svc is not self.service
+            },
         }
 
     def restore(self, data: Mapping[str, object]) -> None:
@@ -437,6 +496,17 @@ class CallFlow:
         if isinstance(seq, int):
             # Fresh ids after a restart must not collide with the old playbacks'.
             s.playback_seq = seq + 1000
+        earlier = data.get("earlier")
+        if isinstance(earlier, dict):
+            for name, state in earlier.items():
+                if name in self._factories and isinstance(state, dict):
+                    service = self._used.get(name) or self._factories[name]()
+                    service.restore(state)
+                    self._used[name] = service
+        current = data.get("service")
+        if isinstance(current, str) and current in self._factories:
+            self.service = self._used.get(current) or self._factories[current]()
+            self._used[current] = self.service
         service_state = data.get("service_state")
         if isinstance(service_state, dict):
             self.service.restore(service_state)

@@ -120,6 +120,113 @@ class Adopted:
     caller_tier: str = "general"
 
 
+# --- the queue (ivr.queue) ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """The call is in the global queue (``entry_id`` is its arrival sequence number)."""
+
+    at: datetime
+    entry_id: int
+    position: int | None = None
+    wait_estimate: float | None = None  # seconds; None: not enough history to say
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRefused:
+    """The queue would not take the call: ``full``, ``no_agents`` (nobody on shift with the
+    skills) or ``unknown_queue`` (a reload removed it)."""
+
+    at: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatus:
+    """The distributor's latest view of this call's place in its queue."""
+
+    at: datetime
+    position: int
+    wait_estimate: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentOffered:
+    """An agent was claimed for this call (atomically, in the database) and set ringing."""
+
+    at: datetime
+    agent_id: int
+    staff_number: str
+    agent_name: str
+    endpoint: str
+    ring_timeout: int
+
+
+@dataclass(frozen=True, slots=True)
+class OfferFailed:
+    """A directed offer (transfer to one agent) could not claim that agent."""
+
+    at: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LegAnswered:
+    """A channel we originated for this call (agent, consult target) answered."""
+
+    at: datetime
+    leg_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LegEnded:
+    """A leg we originated is gone (rang out, busy, refused or hung up)."""
+
+    at: datetime
+    leg_id: str
+    cause: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackBooked:
+    """The caller's place in the queue became a callback request."""
+
+    at: datetime
+    callback_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ControlRequested:
+    """An agent (or lead) asked, from the web page, to hold/transfer/consult on this call."""
+
+    at: datetime
+    control_id: int
+    action: str
+    args: dict[str, str] = field(default_factory=dict)
+    requested_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DialStart:
+    """A queue callback's attempt begins (``ivr.queue.callback``)."""
+
+    at: datetime
+
+
+QueueInput = (
+    Enqueued
+    | QueueRefused
+    | QueueStatus
+    | AgentOffered
+    | OfferFailed
+    | LegAnswered
+    | LegEnded
+    | CallbackBooked
+    | ControlRequested
+    | DialStart
+)
+
 Input = (
     Started
     | Answered
@@ -132,4 +239,5 @@ Input = (
     | CommandFailed
     | Resynced
     | Adopted
+    | QueueInput
 )

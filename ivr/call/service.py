@@ -9,9 +9,9 @@ and lets it end the call. Its state must round-trip through ``snapshot``/``resto
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from ivr.call import commands as cmd
 from ivr.call.inputs import Input
@@ -35,6 +35,17 @@ class ServiceContext(Protocol):
 
     @property
     def caller_number(self) -> str: ...
+
+    @property
+    def channel_id(self) -> str: ...
+
+    @property
+    def caller_name(self) -> str: ...
+
+    def hand_over(self, name: str, request: Mapping[str, object]) -> bool:
+        """Continue in the service ``name`` (it gets ``enter(ctx, request)``); False when
+        the call has no such service."""
+        ...
 
     @property
     def caller_tier(self) -> str:
@@ -88,3 +99,15 @@ class Service(Protocol):
     def record_fields(self) -> Mapping[str, object]:
         """Fields this service contributes to the call record (menu path, queue …)."""
         ...
+
+
+# Optional service methods, looked up with ``hook``:
+#   enter(ctx, request)        — taken over from another service (``ctx.hand_over``)
+#   close(ctx, reason)         — the call is ending: release legs, seats, queue places
+#   command_failed(ctx, event) -> bool — a command of ours failed; True if handled
+#   final_reason(reason) -> str | None — a better end reason for the record
+
+
+def hook(service: object, name: str) -> Callable[..., Any] | None:
+    found = getattr(service, name, None)
+    return found if callable(found) else None

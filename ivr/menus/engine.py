@@ -153,6 +153,14 @@ class MenuService:
             ctx.save()  # the path grew: keep the record (and a restart) up to date
             self._dirty = False
 
+    def enter(self, ctx: ServiceContext, request: Mapping[str, object]) -> None:
+        """Back from the queue (self-service instead of waiting): the main menu again."""
+        s = self.s
+        s.stack.clear()
+        s.exit, s.action, s.queue, s.buffer = None, None, None, ""
+        self._log(ctx, "returned", reason=request.get("reason"))
+        self._enter(ctx, self.menu.spec.start, push=False)
+
     def resume(self, ctx: ServiceContext) -> None:
         s = self.s
         self._log(ctx, "resumed")
@@ -518,10 +526,18 @@ class MenuService:
             s.mode = "done"
             ctx.transfer(self.menu.spec.defaults.transfer_context, action.transfer)
         else:
-            # The queue engine takes over here once it exists; until then the caller is
-            # told nobody can take the call, and the queue they chose is on the record.
+            action = self._actions[s.action] if s.action else None
+            request: dict[str, object] = {
+                "queue": s.queue,
+                "skill": action.skill if action is not None else None,
+                "priority": action.priority if action is not None else 0,
+                "injury": bool(action is not None and action.injury),
+                "transfer_context": self.menu.spec.defaults.transfer_context,
+            }
             s.mode = "done"
-            ctx.end_call("queue", self._system(ctx, "agents_unavailable"))
+            if not ctx.hand_over("queue", request):
+                # A line run without the queue engine: nobody can take the call.
+                ctx.end_call("queue", self._system(ctx, "agents_unavailable"))
 
     # -- collecting digits --------------------------------------------------------------------
 

@@ -62,7 +62,7 @@ ACTION_KINDS = (
 # Parameters each kind accepts besides its own key.
 ACTION_PARAMS: dict[str, set[str]] = {
     "menu": set(),
-    "queue": {"skill", "priority"},
+    "queue": {"skill", "priority", "injury"},
     "info": {"then"},
     "collect": {
         "prompt",
@@ -152,6 +152,8 @@ class Action(_Model):
     # parameters
     skill: str | None = None
     priority: int = Field(0, ge=0, le=100)
+    # A complaint about an injury: served before every other call (domain.md, issue 4).
+    injury: bool = False
     then: Action | None = None
     prompt: Prompt | None = None
     length: int | None = Field(None, ge=1, le=32)

@@ -19,6 +19,7 @@ with what we believe (live sessions, open records in the database):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -48,6 +49,11 @@ RECONCILE_RETRY_DELAYS = (0.1, 0.3, 1.0, 3.0, 5.0)
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def call_key(channel_id: str) -> str:
+    """The call a channel belongs to: itself, or the call a leg (``<call>~…``) hangs off."""
+    return channel_id.split("~", 1)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +95,9 @@ class Controller:
         executor: CommandExecutor | None = None,
         adopt_grace: float = 0.5,
         tier_lookup: Callable[[str], str] | None = None,
+        services: dict[str, Callable[[], Service]] | None = None,
     ) -> None:
+        self.services = services or {}
         self.tier_lookup = tier_lookup
         self.adopt_grace = adopt_grace
         self.client = client
@@ -116,7 +124,9 @@ class Controller:
             self.stats.events_ignored += 1
             return
         self.stats.events_routed += 1
-        self.dispatcher.submit(key, event)
+        # A leg we originated for a call (agent, consult target) is named after the call
+        # (``<call>~a1``): its events join the call's own ordered stream.
+        self.dispatcher.submit(call_key(key), event)
 
     async def _handle(self, key: str, item: object) -> None:
         try:
@@ -133,11 +143,19 @@ class Controller:
 
     async def _handle_item(self, key: str, item: object) -> None:
         session = self.sessions.get(key)
+        if isinstance(item, ev.Event) and item.channel_id != key:
+            if session is not None:
+                leg_input = translate.leg_input(item)
+                if leg_input is not None:
+                    await session.feed(leg_input)
+            return
         if isinstance(item, ev.StasisStart):
             if session is not None:
                 return  # a replayed StasisStart for a call we already run
-            if item.args and item.args[0] == "agent":
-                log.info("channel %s: agent leg %s, not a caller", key, item.args)
+            if item.args and item.args[0] == "leg":
+                log.info("channel %s: a leg of a call that is gone; hanging it up", key)
+                with contextlib.suppress(ari_errors.AriError):
+                    await self.client.channels.hangup(key)
                 return
             self.stats.calls_started += 1
             session = self._new_session(key)
@@ -153,8 +171,8 @@ class Controller:
             return
         elif isinstance(item, _Resync):
             await self._resync(session)
-        elif isinstance(item, inp.Left | inp.TimerFired):
-            await session.feed(item)
+        elif isinstance(item, inp.Input):
+            await session.feed(item)  # timers, reconcile verdicts, the queue manager's news
         elif isinstance(item, ev.Event):
             translated = translate.to_input(item, self.clock())
             if translated is not None:
@@ -171,10 +189,27 @@ class Controller:
             return "general"
 
     def _new_session(self, key: str) -> CallSession:
-        flow = CallFlow(self.service_factory, self.prompts, self.default_language)
+        flow = CallFlow(self.service_factory, self.prompts, self.default_language, self.services)
         session = CallSession(key, flow, self.executor, self._schedule, self._session_finished)
         self.sessions[key] = session
         return session
+
+    def is_live(self, key: str) -> bool:
+        session = self.sessions.get(key)
+        return session is not None and not session.finished
+
+    def deliver(self, key: str, item: inp.Input) -> bool:
+        """Hand an input from outside Asterisk (the queue manager) to a call, in order."""
+        if not self.is_live(key):
+            return False
+        self.dispatcher.submit(key, item)
+        return True
+
+    def start_flow(self, key: str, flow: Any, first: inp.Input) -> None:
+        """Run a flow that has no caller channel (a queue callback's attempt)."""
+        session = CallSession(key, flow, self.executor, self._schedule, self._session_finished)
+        self.sessions[key] = session
+        self.dispatcher.submit(key, first)
 
     def _session_finished(self, session: CallSession) -> None:
         if self.sessions.get(session.channel_id) is session:
@@ -249,15 +284,20 @@ class Controller:
             log.warning("reconcile: cannot list channels: %s", exc)
             return False
         ours = {ch.id: ch for ch in channels if self._is_ours(ch)}
+        legs = {ch.id for ch in channels if "~" in ch.id}
         now = self.clock()
         for key, session in list(self.sessions.items()):
             if session.started_monotonic > listed_at:
                 continue  # started after the listing: the listing can't speak for it
             if key in ours:
                 self.dispatcher.submit(key, _Resync())
+            elif not isinstance(session.flow, CallFlow):
+                # A callback attempt has no channel of its own; it lives while its legs do.
+                if not any(call_key(leg) == key for leg in legs):
+                    self.dispatcher.submit(key, inp.Left(now, unobserved=True))
             else:
                 self.dispatcher.submit(key, inp.Left(now, unobserved=True))
-        unknown = [ch for key, ch in ours.items() if key not in self.sessions]
+        unknown = [ch for key, ch in ours.items() if key not in self.sessions and "~" not in key]
         states, open_ids = await self._read_records([ch.id for ch in unknown])
         for ch in unknown:
             # A channel listed here may be a brand-new call whose StasisStart is still on
@@ -271,6 +311,8 @@ class Controller:
         for channel_id in open_ids:
             if channel_id in ours or channel_id in self.sessions:
                 continue
+            if any(call_key(leg) == channel_id for leg in legs):
+                continue  # a callback attempt whose legs are still up
             self.stats.records_completed_on_reconcile += 1
             log.info("call %s: completing the record of a call that ended unobserved", channel_id)
             self.writer.submit(

@@ -12,6 +12,7 @@ which applies them in order and retries through outages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -33,6 +34,12 @@ class Writer(Protocol):
     def submit(self, op: Callable[[Any], object]) -> None: ...
 
 
+class QueueBackend(Protocol):
+    """Carries out the queue's commands (``ivr.runtime.acd.QueueManager``)."""
+
+    async def execute(self, channel_id: str, command: cmd.QueueCommand) -> inp.Input | None: ...
+
+
 class CommandExecutor:
     def __init__(
         self,
@@ -41,7 +48,11 @@ class CommandExecutor:
         node: str,
         clock: Callable[[], datetime],
         retry_delays: tuple[float, ...] = (0.05, 0.2, 0.5),
+        app: str = "hotline",
+        queues: QueueBackend | None = None,
     ) -> None:
+        self.app = app
+        self.queues = queues
         self.client = client
         self.writer = writer
         self.node = node
@@ -61,6 +72,35 @@ class CommandExecutor:
             | cmd.RequestCallback,
         ):
             self._write(channel_id, command)
+            return None
+        if isinstance(
+            command,
+            cmd.Enqueue
+            | cmd.QueueMark
+            | cmd.QueueLeave
+            | cmd.BookCallback
+            | cmd.SeatAnswered
+            | cmd.SeatNoAnswer
+            | cmd.SeatCallEnded
+            | cmd.ClaimAgent
+            | cmd.ControlDone
+            | cmd.CallbackResult,
+        ):
+            if self.queues is None:
+                return inp.CommandFailed(
+                    self.clock(), type(command).__name__, "no queue engine", gone=False
+                )
+            return await self.queues.execute(channel_id, command)
+        if isinstance(command, cmd.HangupLeg | cmd.DestroyBridge):
+            try:
+                if isinstance(command, cmd.HangupLeg):
+                    await self._ari(self.client.channels.hangup, command.leg_id)
+                else:
+                    await self._ari(self.client.bridges.destroy, command.bridge_id)
+            except GONE:
+                pass  # gone already: that is what we wanted
+            except ari_errors.AriError as exc:
+                log.warning("call %s: %s failed: %s", channel_id, type(command).__name__, exc)
             return None
         if isinstance(command, cmd.StopPlayback):
             try:
@@ -94,6 +134,28 @@ class CommandExecutor:
                     command.extension,
                     command.priority,
                 )
+            elif isinstance(command, cmd.StartMoh):
+                await self._ari(self.client.channels.start_moh, channel_id, command.moh_class)
+            elif isinstance(command, cmd.StopMoh):
+                await self._ari(self.client.channels.stop_moh, channel_id)
+            elif isinstance(command, cmd.Originate):
+                await self._ari(
+                    self.client.channels.originate,
+                    command.endpoint,
+                    app=self.app,
+                    app_args=f"leg,{channel_id}",
+                    caller_id=command.caller_id or None,
+                    timeout=command.timeout,
+                    channel_id=command.leg_id,
+                )
+            elif isinstance(command, cmd.Bridge):
+                await self._bridge(command)
+            elif isinstance(command, cmd.Unbridge):
+                await self._ari(
+                    self.client.bridges.remove_channel,
+                    command.bridge_id,
+                    list(command.channel_ids),
+                )
             elif isinstance(command, cmd.SetLanguage):
                 await self._ari(
                     self.client.channels.set_var, channel_id, "CHANNEL(language)", command.language
@@ -105,6 +167,13 @@ class CommandExecutor:
             self.ari_failures += 1
             log.warning("call %s: %s failed: %s", channel_id, type(command).__name__, exc)
             return inp.CommandFailed(self.clock(), type(command).__name__, str(exc), gone=False)
+
+    async def _bridge(self, command: cmd.Bridge) -> None:
+        # It may exist already (a second agent, a rejoin after hold).
+        with contextlib.suppress(ari_errors.AriConflict):
+            await self._ari(self.client.bridges.create, "mixing", bridge_id=command.bridge_id)
+        channels = list(command.channel_ids)
+        await self._ari(self.client.bridges.add_channel, command.bridge_id, channels)
 
     async def _ari(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         for attempt in range(len(self.retry_delays) + 1):

@@ -11,20 +11,37 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 from ivr.call import commands as cmd
 from ivr.call import inputs as inp
-from ivr.call.flow import CallFlow
 from ivr.runtime.executor import CommandExecutor
 
 log = logging.getLogger(__name__)
+
+
+class _FlowState(Protocol):
+    @property
+    def end_reason(self) -> str | None: ...
+
+
+class Flow(Protocol):
+    """A call's state machine (``CallFlow``, or a queue callback's ``CallbackFlow``)."""
+
+    @property
+    def state(self) -> _FlowState: ...
+
+    @property
+    def last_playback_id(self) -> str | None: ...
+
+    def handle(self, event: inp.Input) -> list[cmd.Command]: ...
 
 
 class CallSession:
     def __init__(
         self,
         channel_id: str,
-        flow: CallFlow,
+        flow: Flow,
         executor: CommandExecutor,
         schedule: Callable[[str, float, str, int], asyncio.TimerHandle],
         on_finished: Callable[[CallSession], None],

@@ -39,3 +39,18 @@ def to_input(event: ev.Event, now: datetime) -> inp.Input | None:
     if isinstance(event, ev.ChannelDestroyed):
         return inp.Left(event.timestamp, event.cause, event.cause_txt)
     return None
+
+
+def leg_input(event: ev.Event) -> inp.Input | None:
+    """An event of a leg we originated for a call (its id is ``<call>~…``)."""
+    leg = event.channel_id
+    if leg is None:
+        return None
+    if isinstance(event, ev.StasisStart):
+        return inp.LegAnswered(event.timestamp, leg)  # an originated channel enters on answer
+    if isinstance(event, ev.StasisEnd):
+        # An answered leg's last event to us: Asterisk unsubscribes on StasisEnd.
+        return inp.LegEnded(event.timestamp, leg)
+    if isinstance(event, ev.ChannelDestroyed):
+        return inp.LegEnded(event.timestamp, leg, event.cause)  # one that never answered
+    return None

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("callback_id", sa.Integer(), nullable=True),
         sa.Column("not_before", TS, nullable=True),
+        sa.Column("dialing_node", sa.String(length=64), nullable=True),
         sa.Column("updated_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_queue_entries")),
         sa.UniqueConstraint("node", "channel_id", name=op.f("uq_queue_entries_node_channel_id")),

@@ -1,0 +1,658 @@
+"""The queue manager: one per node, the I/O edge of automatic call distribution.
+
+It carries out the queue's commands for the calls of its node (enqueue, seat changes,
+queue callbacks) and runs the distribution loop. Each pass, every node alike:
+
+1. beats its heartbeat and buries nodes that stopped beating (``ticketdb.nodes``);
+2. ends wrap-ups whose time is over;
+3. reads the global queue (calls waiting on live nodes, callbacks due) and the free
+   agents — logged in, available, unclaimed, on shift (``agents.shifts``) — and runs the
+   pure ``agents.distribution.assign``: every node computes the same global order;
+4. for the assignments of its own calls, claims each agent atomically
+   (``ticketdb.offers.ring``): of two nodes that disagree, one wins and the other's call
+   waits for the next pass — one agent never gets two calls;
+5. tells its waiting callers their place and estimated wait; hands web-page requests
+   (hold, transfer …) to the calls; releases claims whose call it no longer runs.
+
+Database work runs in worker threads; the loop wakes on a timer and whenever a call
+enters, leaves or frees an agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from agents.distribution import (
+    Assignment,
+    Candidate,
+    RoundRobinState,
+    WaitingCall,
+    assign,
+    estimated_wait,
+    order_calls,
+)
+from agents.queue_config import QueueCatalog, QueueConfig
+from agents.shifts import DUTY_STATES, ShiftConfig, on_shift
+from hotline.settings import AcdSettings
+from ivr.call import commands as cmd
+from ivr.call import inputs as inp
+from ivr.queue.callback import CallbackJob
+from ticketdb import nodes, offers
+from ticketdb import queue as entries
+from ticketdb.models import Agent, Call, CallControl, QueueEntry
+from ticketdb.roster import read_roster
+from ticketdb.seats import list_seats
+
+log = logging.getLogger(__name__)
+
+DB_RETRY_DELAYS = (0.05, 0.2, 0.5)
+# A ring-no-answer keeps that agent off that call for a while: the next agent is tried.
+EXCLUDE_SECONDS = 60.0
+# A claim whose call this node does not run is released only after this long, so an
+# offer on its way to a call (or a call being re-adopted after a restart) is not hit.
+ORPHAN_CLAIM_SECONDS = 10.0
+RECENT_HANDLES = 20
+
+
+def _call_id(entry: QueueEntry) -> str:
+    return f"{entry.node}/{entry.channel_id}"
+
+
+@dataclass
+class ManagerStats:
+    passes: int = 0
+    offers: int = 0
+    lost_claims: int = 0
+    callbacks_started: int = 0
+    nodes_buried: int = 0
+    orphans_released: int = 0
+    errors: int = 0
+    pass_seconds: list[float] = field(default_factory=list)
+
+
+@dataclass
+class _PassResult:
+    deliveries: list[tuple[str, inp.Input]] = field(default_factory=list)
+    callbacks: list[tuple[str, CallbackJob]] = field(default_factory=list)
+
+
+class QueueManager:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        node: str,
+        catalog: QueueCatalog,
+        shifts: ShiftConfig | None,
+        settings: AcdSettings,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.sessions = sessions
+        self.node = node
+        self.catalog = catalog
+        self.shifts = shifts
+        self.settings = settings
+        self.clock = clock
+        # Set by the controller: hand an input to a call (False: no such call), whether
+        # this node runs a call now, and start a queue callback's flow.
+        self.deliver: Callable[[str, inp.Input], bool] = lambda key, item: False
+        self.is_live: Callable[[str], bool] = lambda key: False
+        self.start_callback: Callable[[str, CallbackJob], None] = lambda key, job: None
+        self.rr = RoundRobinState()
+        self.excluded: dict[str, dict[int, float]] = {}
+        self.stats = ManagerStats()
+        self._statuses: dict[str, tuple[int, float | None]] = {}
+        self._wake = asyncio.Event()
+        self._last_heartbeat = 0.0
+        self._started = time.monotonic()
+
+    def config(self, queue: str) -> QueueConfig | None:
+        try:
+            return self.catalog.config(queue)
+        except KeyError:
+            return None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- carrying out the queue's commands ------------------------------------------------
+
+    async def execute(self, channel_id: str, command: cmd.QueueCommand) -> inp.Input | None:
+        """Carry out one queue command for the call ``channel_id``; database work is
+        retried briefly, then reported as ``CommandFailed``."""
+        for attempt in range(len(DB_RETRY_DELAYS) + 1):
+            try:
+                result = await asyncio.to_thread(self._execute, channel_id, command)
+            except Exception as exc:
+                if attempt == len(DB_RETRY_DELAYS):
+                    self.stats.errors += 1
+                    log.warning("call %s: %s failed: %s", channel_id, type(command).__name__, exc)
+                    return inp.CommandFailed(
+                        self.clock(), type(command).__name__, str(exc), gone=False
+                    )
+                await asyncio.sleep(DB_RETRY_DELAYS[attempt])
+            else:
+                if isinstance(
+                    command,
+                    cmd.Enqueue
+                    | cmd.QueueMark
+                    | cmd.QueueLeave
+                    | cmd.SeatNoAnswer
+                    | cmd.SeatCallEnded
+                    | cmd.CallbackResult
+                    | cmd.BookCallback,
+                ):
+                    self.wake()  # a call or an agent became free for distribution
+                return result
+        raise AssertionError("unreachable")
+
+    def _execute(self, channel_id: str, command: cmd.QueueCommand) -> inp.Input | None:
+        now = self.clock()
+        node = self.node
+        with self.sessions() as s:
+            if isinstance(command, cmd.Enqueue):
+                return self._enqueue(s, channel_id, command, now)
+            if isinstance(command, cmd.QueueMark):
+                entries.mark(s, node=node, channel_id=channel_id, status=command.status, now=now)
+            elif isinstance(command, cmd.QueueLeave):
+                entries.leave(s, node=node, channel_id=channel_id)
+                self.excluded.pop(f"{node}/{channel_id}", None)
+                self._statuses.pop(channel_id, None)
+            elif isinstance(command, cmd.BookCallback):
+                callback_id = entries.book_callback(
+                    s,
+                    node=node,
+                    channel_id=channel_id,
+                    number=command.number,
+                    language=command.language,
+                    now=now,
+                    queue=command.queue,
+                    tier=command.tier,
+                    arrived_at=command.arrived_at,
+                    priority=command.priority,
+                    skill=command.skill,
+                    injury=command.injury,
+                )
+                return inp.CallbackBooked(now, callback_id)
+            elif isinstance(command, cmd.SeatAnswered):
+                offers.answered(s, agent_id=command.agent_id, node=node, now=now)
+            elif isinstance(command, cmd.SeatNoAnswer):
+                if command.missed:
+                    until = time.monotonic() + EXCLUDE_SECONDS
+                    self.excluded.setdefault(f"{node}/{channel_id}", {})[command.agent_id] = until
+                went_away = offers.no_answer(
+                    s,
+                    agent_id=command.agent_id,
+                    node=node,
+                    now=now,
+                    missed=command.missed,
+                    misses_before_away=command.misses_before_away,
+                )
+                if went_away:
+                    self._missed_calls_alert(s, command.agent_id, command.misses_before_away, now)
+            elif isinstance(command, cmd.SeatCallEnded):
+                offers.call_ended(
+                    s,
+                    agent_id=command.agent_id,
+                    node=node,
+                    now=now,
+                    wrap_up_seconds=command.wrap_up_seconds,
+                )
+            elif isinstance(command, cmd.ClaimAgent):
+                rung = offers.ring_by_staff_number(
+                    s, staff_number=command.staff_number, node=node, channel_id=channel_id, now=now
+                )
+                if isinstance(rung, str):
+                    return inp.OfferFailed(now, rung)
+                return inp.AgentOffered(
+                    now,
+                    rung.agent_id,
+                    rung.staff_number,
+                    rung.name,
+                    rung.endpoint,
+                    command.ring_timeout,
+                )
+            elif isinstance(command, cmd.ControlDone):
+                s.execute(
+                    update(CallControl)
+                    .where(CallControl.id == command.control_id)
+                    .values(
+                        status="done" if command.ok else "failed",
+                        result=command.result,
+                        done_at=now,
+                    )
+                )
+                s.commit()
+            elif isinstance(command, cmd.CallbackResult):
+                entries.record_callback_attempt(
+                    s,
+                    entry_id=command.entry_id,
+                    outcome=command.outcome,
+                    agent=command.agent,
+                    channel=command.channel,
+                    now=now,
+                    retry_after=timedelta(minutes=self.settings.callback_retry_minutes),
+                    max_attempts=self.settings.callback_max_attempts,
+                )
+        return None
+
+    def _enqueue(
+        self, s: Session, channel_id: str, command: cmd.Enqueue, now: datetime
+    ) -> inp.Input:
+        cfg = self.config(command.queue)
+        if cfg is None:
+            return inp.QueueRefused(now, "unknown_queue")
+        if not self._staffed(s, cfg, command.skill, now):
+            return inp.QueueRefused(now, "no_agents")
+        result = entries.enqueue(
+            s,
+            node=self.node,
+            channel_id=channel_id,
+            queue=command.queue,
+            tier=command.tier,
+            arrived_at=command.arrived_at,
+            now=now,
+            caller_number=command.caller_number,
+            language=command.language,
+            priority=command.priority,
+            skill=command.skill,
+            injury=command.injury,
+            external=command.external,
+            max_length=cfg.max_length,
+        )
+        if result.refused is not None:
+            return inp.QueueRefused(now, result.refused)
+        waiting = entries.queued(s, live_nodes=self._live(s, now), now=now)
+        calls = [self._waiting_call(e) for e in waiting]
+        position = self._position(f"{self.node}/{channel_id}", command.queue, calls, cfg)
+        wait = self._wait_estimate(s, cfg, position, now) if position else None
+        return inp.Enqueued(now, result.entry_id, position, wait)
+
+    def _staffed(self, s: Session, cfg: QueueConfig, skill: str | None, now: datetime) -> bool:
+        """Someone logged in and on shift has the skills: worth waiting for."""
+        needed = set(cfg.skills) | ({skill} if skill else set())
+        if self.shifts is not None:
+            roster = read_roster(s, self.shifts)
+            return any(
+                a.state in DUTY_STATES | {"away"}
+                and all(a.skills.get(k, 0) >= 1 for k in needed)
+                and on_shift(roster, a, now)
+                for a in roster.agents
+            )
+        return any(
+            row.agent.active
+            and row.seat.state in DUTY_STATES | {"away"}
+            and all(row.skills.get(k, 0) >= 1 for k in needed)
+            for row in list_seats(s)
+        )
+
+    def _missed_calls_alert(self, s: Session, agent_id: int, misses: int, now: datetime) -> None:
+        from ticketdb import wallboard
+
+        agent = s.get(Agent, agent_id)
+        name = agent.name if agent is not None else str(agent_id)
+        wallboard.raise_alert(
+            s,
+            kind="missed_calls",
+            severity="warning",
+            message=f"{name} did not answer {misses} offered calls in a row and was set away",
+            agent_id=agent_id,
+            node=self.node,
+            now=now,
+        )
+
+    # -- the distribution loop --------------------------------------------------------------
+
+    async def run(self) -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                result = await asyncio.to_thread(self._pass)
+            except Exception:
+                self.stats.errors += 1
+                log.exception("distribution pass failed; trying again")
+                result = _PassResult()
+            self.stats.passes += 1
+            self.stats.pass_seconds.append(time.monotonic() - started)
+            del self.stats.pass_seconds[:-1000]
+            undelivered: list[inp.AgentOffered] = []
+            for key, item in result.deliveries:
+                if not self.deliver(key, item) and isinstance(item, inp.AgentOffered):
+                    undelivered.append(item)
+            for key, job in result.callbacks:
+                self.stats.callbacks_started += 1
+                self.start_callback(key, job)
+            if undelivered:
+                # The caller left while the agent was being claimed: give the agent back.
+                await asyncio.to_thread(self._release, [o.agent_id for o in undelivered])
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+
+    def _release(self, agent_ids: Iterable[int]) -> None:
+        now = self.clock()
+        with self.sessions() as s:
+            for agent_id in agent_ids:
+                offers.no_answer(
+                    s,
+                    agent_id=agent_id,
+                    node=self.node,
+                    now=now,
+                    missed=False,
+                    misses_before_away=1,
+                )
+
+    def _live(self, s: Session, now: datetime) -> set[str]:
+        return nodes.live_nodes(s, now, self.settings.node_dead_after) | {self.node}
+
+    def _pass(self) -> _PassResult:
+        now = self.clock()
+        out = _PassResult()
+        with self.sessions() as s:
+            mono = time.monotonic()
+            if mono - self._last_heartbeat >= self.settings.heartbeat_interval:
+                self._last_heartbeat = mono
+                nodes.heartbeat(s, self.node, now)
+                for dead in nodes.dead_nodes(s, now, self.settings.node_dead_after):
+                    if dead != self.node:
+                        released = nodes.bury(s, dead, now)
+                        self.stats.nodes_buried += 1
+                        log.warning("node %s is gone: released %d agent claim(s)", dead, released)
+                self._release_orphans(s, now)
+            offers.expire_wrap_ups(s, now)
+            self._controls(s, out, now)
+            self._distribute(s, out, now)
+        return out
+
+    def _release_orphans(self, s: Session, now: datetime) -> None:
+        if time.monotonic() - self._started < ORPHAN_CLAIM_SECONDS:
+            return  # just (re)started: calls are still being adopted
+        limit = now - timedelta(seconds=ORPHAN_CLAIM_SECONDS)
+        for seat in offers.claims_of(s, self.node):
+            channel = seat.claim_channel or ""
+            if self.is_live(channel) or (seat.claimed_at is not None and seat.claimed_at > limit):
+                continue
+            self.stats.orphans_released += 1
+            log.info("releasing agent %s: call %s is gone", seat.agent_id, channel)
+            offers.release_orphan(s, seat, self.node, now)
+
+    def _controls(self, s: Session, out: _PassResult, now: datetime) -> None:
+        pending = s.scalars(
+            select(CallControl)
+            .where(CallControl.node == self.node, CallControl.status == "pending")
+            .order_by(CallControl.id)
+        ).all()
+        for control in pending:
+            if self.is_live(control.channel_id):
+                control.status = "taken"
+                args = {str(k): str(v) for k, v in (control.args or {}).items()}
+                out.deliveries.append(
+                    (
+                        control.channel_id,
+                        inp.ControlRequested(
+                            now, control.id, control.action, args, control.requested_by
+                        ),
+                    )
+                )
+            else:
+                control.status, control.result, control.done_at = "failed", "no such call", now
+        if pending:
+            s.commit()
+
+    def _waiting_call(self, e: QueueEntry) -> WaitingCall:
+        tier = e.tier if e.tier in ("general", "member", "vip") else "general"
+        return WaitingCall(
+            call_id=_call_id(e),
+            queue=e.queue,
+            tier=tier,  # type: ignore[arg-type]
+            injury=e.injury,
+            external=e.external,
+            arrived_at=e.arrived_at,
+            skill=e.skill,
+            priority=e.priority,
+            position_hint=e.id,
+        )
+
+    def _candidates(self, s: Session, now: datetime) -> list[Candidate]:
+        rows = [
+            r
+            for r in list_seats(s)
+            if r.agent.active
+            and r.agent.role in ("agent", "lead")
+            and r.seat.state == "available"
+            and r.seat.claimed_by_node is None
+        ]
+        if self.shifts is not None and rows:
+            roster = read_roster(s, self.shifts)
+            rows = [r for r in rows if on_shift(roster, roster.agent(r.agent.id), now)]
+        if not rows:
+            return []
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        staff = [r.agent.staff_number for r in rows]
+        counts: dict[str, int] = {}
+        for agent, n in s.execute(
+            select(Call.agent, func.count())
+            .where(Call.agent.in_(staff), Call.started_at >= midnight)
+            .group_by(Call.agent)
+        ):
+            if agent is not None:
+                counts[agent] = n
+        return [
+            Candidate(
+                agent_id=r.agent.id,
+                skills=r.skills,
+                available_since=r.seat.since,
+                calls_today=counts.get(r.agent.staff_number, 0),
+            )
+            for r in rows
+        ]
+
+    def _excluded(self) -> dict[str, set[int]]:
+        mono = time.monotonic()
+        out: dict[str, set[int]] = {}
+        for call_id, agents in list(self.excluded.items()):
+            keep = {a: until for a, until in agents.items() if until > mono}
+            if keep:
+                self.excluded[call_id] = keep
+                out[call_id] = set(keep)
+            else:
+                del self.excluded[call_id]
+        return out
+
+    def _distribute(self, s: Session, out: _PassResult, now: datetime) -> None:
+        live = self._live(s, now)
+        waiting = entries.queued(s, live_nodes=live, now=now)
+        if not waiting:
+            return
+        by_id = {_call_id(e): e for e in waiting}
+        calls = [self._waiting_call(e) for e in waiting]
+        candidates = self._candidates(s, now)
+        assignments: list[Assignment] = []
+        if candidates:
+            configs = {name: self.catalog.config(name) for name in self.catalog.queues}
+            assignments = assign(configs, calls, candidates, now, self.rr, self._excluded())
+        offered: set[str] = set()
+        for a in assignments:
+            entry = by_id[a.call.call_id]
+            if entry.status == "callback":
+                if entry.node != self.node and entry.node in live:
+                    continue  # its own node serves it
+                job = self._take_callback(s, entry, a.agent.agent_id, now)
+                if job is not None:
+                    out.callbacks.append(job)
+                continue
+            if entry.node != self.node:
+                continue  # another node offers its own calls
+            if not self.is_live(entry.channel_id):
+                continue
+            rung = offers.ring(
+                s, agent_id=a.agent.agent_id, node=self.node, channel_id=entry.channel_id, now=now
+            )
+            if rung is None:
+                self.stats.lost_claims += 1
+                continue
+            entries.mark(
+                s,
+                node=self.node,
+                channel_id=entry.channel_id,
+                status="offered",
+                agent_id=rung.agent_id,
+                now=now,
+            )
+            self.stats.offers += 1
+            offered.add(entry.channel_id)
+            cfg = self.catalog.config(entry.queue)
+            out.deliveries.append(
+                (
+                    entry.channel_id,
+                    inp.AgentOffered(
+                        now,
+                        rung.agent_id,
+                        rung.staff_number,
+                        rung.name,
+                        rung.endpoint,
+                        cfg.ring_timeout,
+                    ),
+                )
+            )
+        self._tell_positions(s, out, calls, by_id, offered, now)
+
+    def _take_callback(
+        self, s: Session, entry: QueueEntry, agent_id: int, now: datetime
+    ) -> tuple[str, CallbackJob] | None:
+        from ticketdb.models import CallbackRequest
+
+        if entry.callback_id is None:
+            return None
+        request = s.get(CallbackRequest, entry.callback_id)
+        if request is None:
+            return None
+        key = f"cb{entry.id}-{request.attempts + 1}-{int(now.timestamp())}"
+        rung = offers.ring(s, agent_id=agent_id, node=self.node, channel_id=key, now=now)
+        if rung is None:
+            self.stats.lost_claims += 1
+            return None
+        if not entries.start_callback(
+            s, entry_id=entry.id, agent_id=agent_id, node=self.node, now=now
+        ):
+            offers.no_answer(
+                s, agent_id=agent_id, node=self.node, now=now, missed=False, misses_before_away=1
+            )
+            return None
+        cfg = self.catalog.config(entry.queue)
+        job = CallbackJob(
+            entry_id=entry.id,
+            callback_id=request.id,
+            attempt=request.attempts + 1,
+            number=request.number,
+            language=request.language,
+            queue=entry.queue,
+            agent_id=rung.agent_id,
+            staff_number=rung.staff_number,
+            agent_endpoint=rung.endpoint,
+            customer_endpoint=self.settings.callback_endpoint.format(number=request.number),
+            ring_timeout=cfg.ring_timeout,
+            customer_ring_timeout=self.settings.callback_ring_timeout,
+            wrap_up_seconds=cfg.wrap_up_seconds,
+            misses_before_away=cfg.misses_before_away,
+        )
+        return key, job
+
+    def _position(
+        self, call_id: str, queue: str, calls: list[WaitingCall], cfg: QueueConfig
+    ) -> int | None:
+        same = order_calls((c for c in calls if c.queue == queue), cfg.external_first)
+        for i, c in enumerate(same, start=1):
+            if c.call_id == call_id:
+                return i
+        return None
+
+    def _wait_estimate(
+        self, s: Session, cfg: QueueConfig, position: int, now: datetime
+    ) -> float | None:
+        handles = self._recent_handles(s, cfg)
+        agents = self._agents_on_queue(s, cfg, now)
+        return estimated_wait(position, handles, agents)
+
+    def _recent_handles(self, s: Session, cfg: QueueConfig) -> list[float]:
+        rows = s.execute(
+            select(Call.agent_answered_at, Call.ended_at)
+            .where(
+                Call.queue == cfg.name,
+                Call.agent_answered_at.is_not(None),
+                Call.ended_at.is_not(None),
+            )
+            .order_by(Call.ended_at.desc())
+            .limit(RECENT_HANDLES)
+        ).all()
+        return [
+            (ended - answered).total_seconds() + cfg.wrap_up_seconds
+            for answered, ended in rows
+            if answered is not None and ended is not None
+        ]
+
+    def _agents_on_queue(self, s: Session, cfg: QueueConfig, now: datetime) -> int:
+        if self.shifts is not None:
+            roster = read_roster(s, self.shifts)
+            return sum(
+                1
+                for a in roster.agents
+                if a.state in DUTY_STATES
+                and all(a.skills.get(k, 0) >= 1 for k in cfg.skills)
+                and on_shift(roster, a, now)
+            )
+        return sum(
+            1
+            for r in list_seats(s)
+            if r.seat.state in DUTY_STATES and all(r.skills.get(k, 0) >= 1 for k in cfg.skills)
+        )
+
+    def _tell_positions(
+        self,
+        s: Session,
+        out: _PassResult,
+        calls: list[WaitingCall],
+        by_id: dict[str, QueueEntry],
+        offered: set[str],
+        now: datetime,
+    ) -> None:
+        mine = {c.call_id for c in calls if by_id[c.call_id].node == self.node}
+        if not mine:
+            return
+        # One sort per queue, not one per caller: a thousand callers waiting is normal.
+        by_queue: dict[str, list[WaitingCall]] = {}
+        for call in calls:
+            by_queue.setdefault(call.queue, []).append(call)
+        for queue, members in by_queue.items():
+            cfg = self.config(queue)
+            if cfg is None or not any(c.call_id in mine for c in members):
+                continue
+            handles: list[float] | None = None
+            agents = 0
+            for position, call in enumerate(order_calls(members, cfg.external_first), start=1):
+                entry = by_id[call.call_id]
+                if call.call_id not in mine or entry.channel_id in offered:
+                    continue
+                if entry.status != "waiting":
+                    continue
+                if handles is None:
+                    handles = self._recent_handles(s, cfg)
+                    agents = self._agents_on_queue(s, cfg, now)
+                wait = estimated_wait(position, handles, agents)
+                self._tell(out, entry.channel_id, position, wait, now)
+
+    def _tell(
+        self, out: _PassResult, channel_id: str, position: int, wait: float | None, now: datetime
+    ) -> None:
+        status = (position, None if wait is None else float(round(wait)))
+        if self._statuses.get(channel_id) != status:
+            self._statuses[channel_id] = status
+            out.deliveries.append((channel_id, inp.QueueStatus(now, position, wait)))

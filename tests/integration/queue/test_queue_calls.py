@@ -1,0 +1,176 @@
+"""The queue engine end to end: callers, agents' phones and the database, over real sockets."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from ivr.simulator import AriSimulator
+from ivr.simulator.callers import ScriptedCall
+from tests.integration.conftest import wait_for
+from tests.integration.queue.conftest import QueueNodeFactory, catalog
+from ticketdb import seats, wallboard
+from ticketdb.models import CallbackRequest, utcnow
+
+
+@pytest.fixture
+def db_url(sqlite_url: str) -> str:
+    return sqlite_url
+
+
+def events(legs: list[dict[str, object]]) -> list[object]:
+    return [leg["event"] for leg in legs]
+
+
+async def test_caller_is_bridged_with_an_available_agent_then_wrap_up(
+    sim: AriSimulator, queue_node: QueueNodeFactory
+) -> None:
+    qn = await queue_node()
+    qn.add_agent("8001", answer_after=0.3, hangup_after=1.0)
+    call = await sim.place_call("6000", "+8613800000001", script="wait for answer")
+    await wait_for(lambda: qn.complete(call.channel_id), what="complete record")
+    rec = qn.record(call.channel_id)
+    assert rec.queue == "sales"
+    assert rec.agent == "8001"
+    assert rec.end_reason == "completed"
+    assert rec.wait_seconds is not None and rec.wait_seconds < 2
+    assert events(rec.legs)[:4] == ["queue", "offer", "answered", "agent_hangup"]
+    # The agent's seat: rung, talked, wrapped up, free again after the queue's wrap-up.
+    await wait_for(lambda: qn.seat_state("8001") == "available", what="wrap-up over")
+    path = [(h.from_state, h.to_state) for h in qn.history("8001")]
+    assert path[-4:] == [
+        ("available", "ringing"),
+        ("ringing", "on_call"),
+        ("on_call", "wrap_up"),
+        ("wrap_up", "available"),
+    ]
+    assert qn.entries() == []
+    assert any(h.media.startswith("moh:") for h in call.heard)
+
+
+def press(sim: AriSimulator, call: ScriptedCall, digit: str) -> None:
+    sim.engine.caller_dtmf(call.channel, digit)
+
+
+def heard(call: ScriptedCall) -> list[str]:
+    return [h.media for h in call.heard]
+
+
+def playing(call: ScriptedCall, media: str) -> bool:
+    cur = call.channel.current
+    return cur is not None and media in heard(call)
+
+
+async def test_ring_no_answer_tries_the_next_agent_and_sets_a_silent_agent_away(
+    sim: AriSimulator, queue_node: QueueNodeFactory
+) -> None:
+    qn = await queue_node(catalog(sales={"ring_timeout": 1, "misses_before_away": 1}))
+    qn.add_agent("8001", answer_after=None)  # logged in first: longest idle, rung first
+    qn.add_agent("8002", answer_after=0.2, hangup_after=0.5)
+    call = await sim.place_call("6000", "+8613800000002")
+    await wait_for(lambda: qn.complete(call.channel_id), what="complete record")
+    rec = qn.record(call.channel_id)
+    assert rec.agent == "8002"
+    assert [(e["event"], e.get("agent")) for e in rec.legs][:4] == [
+        ("queue", None),
+        ("offer", "8001"),
+        ("no_answer", "8001"),
+        ("offer", "8002"),
+    ]
+    # One miss was the limit: 8001 went straight from ringing to away, with an alert.
+    assert qn.seat_state("8001") == "away"
+    last = qn.history("8001")[-1]
+    assert (last.from_state, last.to_state, last.reason) == ("ringing", "away", "missed_calls")
+    with qn.session() as s:
+        alerts = wallboard.open_alerts(s)
+    assert [(a.kind, a.agent_id) for a in alerts] == [("missed_calls", last.agent_id)]
+
+
+async def test_caller_who_hangs_up_while_waiting_is_recorded_as_abandoned(
+    sim: AriSimulator, queue_node: QueueNodeFactory
+) -> None:
+    qn = await queue_node()
+    qn.add_agent("8001", login=False)
+    with qn.session() as s:  # logged in but away: worth waiting for, not offered calls
+        agent = seats.agent_by_staff_number(s, "8001")
+        assert agent is not None
+        seats.set_state(s, agent_id=agent.id, to_state="available", by="8001", now=utcnow())
+        seats.set_state(
+            s, agent_id=agent.id, to_state="away", reason="meeting", by="8001", now=utcnow()
+        )
+    call = await sim.place_call("6000", "+8613800000003", script="wait 1.5; hang up")
+    await wait_for(lambda: qn.complete(call.channel_id), what="complete record")
+    rec = qn.record(call.channel_id)
+    assert rec.end_reason == "abandoned"
+    assert rec.hangup_side == "caller"
+    assert rec.wait_seconds is not None and 1.0 < rec.wait_seconds < 3.0
+    assert events(rec.legs)[-1] == "abandoned"
+    assert qn.entries() == []
+
+
+async def test_nobody_on_shift_is_said_and_the_caller_books_a_callback(
+    sim: AriSimulator, queue_node: QueueNodeFactory
+) -> None:
+    qn = await queue_node()
+    call = await sim.place_call("6000", "+8613800000004")
+    await wait_for(lambda: "sound:custom/queue_refused_options" in heard(call), what="the options")
+    press(sim, call, "1")
+    await wait_for(lambda: qn.complete(call.channel_id), what="complete record")
+    rec = qn.record(call.channel_id)
+    assert "sound:custom/queue_no_agents" in heard(call)
+    assert heard(call)[-1] == "sound:custom/callback_done"
+    assert rec.end_reason == "queue_callback"
+    with qn.session() as s:
+        (request,) = s.scalars(select(CallbackRequest)).all()
+    assert (request.number, request.source, request.queue) == ("+8613800000004", "queue", "sales")
+    assert rec.callback_id == request.id
+
+
+async def test_a_full_queue_says_so(sim: AriSimulator, queue_node: QueueNodeFactory) -> None:
+    qn = await queue_node(catalog(sales={"max_length": 1}))
+    qn.add_agent("8001", answer_after=None, login=False)
+    with qn.session() as s:
+        agent = seats.agent_by_staff_number(s, "8001")
+        assert agent is not None
+        seats.set_state(s, agent_id=agent.id, to_state="available", by="8001", now=utcnow())
+        seats.set_state(
+            s, agent_id=agent.id, to_state="away", reason="break", by="8001", now=utcnow()
+        )
+    first = await sim.place_call("6000", "+8613800000005")
+    await wait_for(lambda: len(qn.entries()) == 1, what="first caller queued")
+    second = await sim.place_call("6000", "+8613800000006", script="wait 6; hang up")
+    await wait_for(lambda: "sound:custom/queue_full" in heard(second), what="queue full")
+    await wait_for(lambda: qn.complete(second.channel_id), what="second record")
+    assert qn.record(second.channel_id).end_reason == "queue_full"
+    assert [e.channel_id for e in qn.entries()] == [first.channel_id]
+    sim.engine.caller_hangup(first.channel)
+    await wait_for(lambda: qn.complete(first.channel_id), what="first record")
+
+
+async def test_position_and_wait_are_announced(
+    sim: AriSimulator, queue_node: QueueNodeFactory
+) -> None:
+    qn = await queue_node(catalog(sales={"announce_interval": 2}))
+    qn.add_agent("8001", login=False)
+    with qn.session() as s:
+        agent = seats.agent_by_staff_number(s, "8001")
+        assert agent is not None
+        seats.set_state(s, agent_id=agent.id, to_state="available", by="8001", now=utcnow())
+        seats.set_state(
+            s, agent_id=agent.id, to_state="away", reason="break", by="8001", now=utcnow()
+        )
+    first = await sim.place_call("6000", "+8613800000007")
+    await wait_for(lambda: len(qn.entries()) == 1, what="first queued")
+    second = await sim.place_call("6000", "+8613800000008")
+    # Said at once on entering: "you are caller number two", then again every interval.
+    await wait_for(
+        lambda: heard(second).count("sound:custom/queue_position") >= 2,
+        what="two announcements",
+    )
+    said = heard(second)
+    i = said.index("sound:custom/queue_position")
+    assert said[i + 1] == "sound:custom/digit_2"
+    assert said[i + 2].startswith("moh:")  # back to the music after each announcement
+    for call in (first, second):
+        sim.engine.caller_hangup(call.channel)
+        await wait_for(lambda c=call: qn.complete(c.channel_id), what="record")

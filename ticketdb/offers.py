@@ -1,0 +1,214 @@
+"""Seat changes caused by calls: an agent rung, answering, not answering, hanging up.
+
+Every change goes through ``ticketdb.seats.set_state`` (validated by the seat machine,
+stored with its history row, checked against the node's claim), made by ``"system"``.
+The claim itself is ``seats.claim_available``: one conditional UPDATE, so of any number
+of nodes offering calls to one agent exactly one succeeds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from agents.seats import IllegalTransition
+from ticketdb.models import Agent, SeatState
+from ticketdb.seats import (
+    SYSTEM,
+    StaleState,
+    agent_by_staff_number,
+    claim_available,
+    get_seat,
+    release_claim,
+    set_state,
+)
+from ticketdb.sql import transaction
+
+
+@dataclass(frozen=True)
+class Rung:
+    agent_id: int
+    staff_number: str
+    name: str
+    endpoint: str
+
+
+def ring(s: Session, *, agent_id: int, node: str, channel_id: str, now: datetime) -> Rung | None:
+    """Claim the agent for ``channel_id`` and set the seat ringing; commits.
+
+    None when another node (or call) got the agent first, or the seat is no longer
+    available: the caller stays in the queue for the next pass.
+    """
+    if not claim_available(s, agent_id=agent_id, node=node, channel_id=channel_id, now=now):
+        return None
+    try:
+        set_state(s, agent_id=agent_id, to_state="ringing", by=SYSTEM, node=node, now=now)
+    except (StaleState, IllegalTransition):
+        release_claim(s, agent_id=agent_id, node=node)
+        return None
+    agent = s.get(Agent, agent_id, populate_existing=True)
+    assert agent is not None
+    return Rung(agent.id, agent.staff_number, agent.name, agent.endpoint)
+
+
+def ring_by_staff_number(
+    s: Session, *, staff_number: str, node: str, channel_id: str, now: datetime
+) -> Rung | str:
+    """Claim one named agent (a transfer to them); the reason as a string when not."""
+    agent = agent_by_staff_number(s, staff_number)
+    if agent is None or not agent.active:
+        return f"no agent {staff_number}"
+    seat = get_seat(s, agent.id)
+    if seat.state != "available" or seat.claimed_by_node is not None:
+        return f"agent {staff_number} is {seat.state.replace('_', ' ')}"
+    rung = ring(s, agent_id=agent.id, node=node, channel_id=channel_id, now=now)
+    return rung if rung is not None else f"agent {staff_number} was just taken"
+
+
+def answered(s: Session, *, agent_id: int, node: str, now: datetime) -> None:
+    set_state(s, agent_id=agent_id, to_state="on_call", by=SYSTEM, node=node, now=now)
+    with transaction(s):
+        s.execute(update(Agent).where(Agent.id == agent_id).values(missed_in_row=0))
+
+
+def no_answer(
+    s: Session,
+    *,
+    agent_id: int,
+    node: str,
+    now: datetime,
+    missed: bool,
+    misses_before_away: int,
+) -> bool:
+    """The offer ended unanswered; commits. True when this miss set the agent away.
+
+    Only rings that ran out (or were refused) count as misses; an offer withdrawn because
+    the caller left does not. After ``misses_before_away`` misses in a row the seat goes
+    straight from ringing to away ("missed_calls"), so no node can offer it another call.
+    """
+    seat = get_seat(s, agent_id)
+    if seat.state != "ringing" or seat.claimed_by_node != node:
+        return False  # already moved on (a lead reset it, or a replay)
+    count = 0
+    if missed:
+        with transaction(s):
+            s.execute(
+                update(Agent)
+                .where(Agent.id == agent_id)
+                .values(missed_in_row=Agent.missed_in_row + 1)
+            )
+        count = (
+            s.scalar(
+                select(Agent.missed_in_row)
+                .where(Agent.id == agent_id)
+                .execution_options(populate_existing=True)
+            )
+            or 0
+        )
+    if missed and count >= misses_before_away:
+        set_state(
+            s,
+            agent_id=agent_id,
+            to_state="away",
+            reason="missed_calls",
+            note=f"{count} offered calls in a row not answered",
+            by=SYSTEM,
+            node=node,
+            now=now,
+        )
+        with transaction(s):
+            s.execute(update(Agent).where(Agent.id == agent_id).values(missed_in_row=0))
+        return True
+    set_state(s, agent_id=agent_id, to_state="available", by=SYSTEM, node=node, now=now)
+    return False
+
+
+def call_ended(
+    s: Session, *, agent_id: int, node: str, now: datetime, wrap_up_seconds: int
+) -> None:
+    """The agent's call is over: wrap-up until ``now + wrap_up_seconds``; commits."""
+    seat = get_seat(s, agent_id)
+    if seat.state != "on_call":
+        return  # a replay, or a lead reset the seat meanwhile
+    set_state(
+        s,
+        agent_id=agent_id,
+        to_state="wrap_up",
+        by=SYSTEM,
+        node=node,
+        now=now,
+        wrap_up_until=now + timedelta(seconds=wrap_up_seconds),
+    )
+    if wrap_up_seconds <= 0:
+        set_state(s, agent_id=agent_id, to_state="available", by=SYSTEM, now=now)
+
+
+def expire_wrap_ups(s: Session, now: datetime) -> int:
+    """Seats whose wrap-up time is over become available; commits. Any node may run it:
+    a seat changed meanwhile (the agent ended it, another node got there) is skipped."""
+    due = s.scalars(
+        select(SeatState.agent_id)
+        .where(SeatState.state == "wrap_up", SeatState.wrap_up_until <= now)
+        .execution_options(populate_existing=True)
+    ).all()
+    done = 0
+    for agent_id in due:
+        try:
+            set_state(
+                s,
+                agent_id=agent_id,
+                to_state="available",
+                by=SYSTEM,
+                note="wrap-up time over",
+                now=now,
+            )
+            done += 1
+        except (StaleState, IllegalTransition):
+            continue
+    return done
+
+
+def claims_of(s: Session, node: str) -> list[SeatState]:
+    """Seats ``node`` holds a claim on (ringing, on a call, in wrap-up for it)."""
+    return list(
+        s.scalars(
+            select(SeatState)
+            .where(SeatState.claimed_by_node == node)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def release_orphan(s: Session, seat: SeatState, node: str, now: datetime) -> None:
+    """A claim whose call this node no longer runs (it ended while the offer was on its
+    way): ring → available, on call → wrap-up ends at once; commits."""
+    note = f"call {seat.claim_channel} is gone"
+    try:
+        if seat.state == "ringing":
+            set_state(
+                s,
+                agent_id=seat.agent_id,
+                to_state="available",
+                by=SYSTEM,
+                node=node,
+                note=note,
+                now=now,
+            )
+        elif seat.state == "on_call":
+            set_state(
+                s,
+                agent_id=seat.agent_id,
+                to_state="wrap_up",
+                by=SYSTEM,
+                node=node,
+                note=note,
+                now=now,
+                wrap_up_until=now,
+            )
+        elif seat.state == "available":
+            release_claim(s, agent_id=seat.agent_id, node=node)
+    except (StaleState, IllegalTransition):
+        pass

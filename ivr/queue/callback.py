@@ -100,6 +100,10 @@ class CallbackFlow:
         elif isinstance(event, inp.LegEnded):
             assert at is not None
             self._ended(event, at)
+        elif isinstance(event, inp.ControlRequested):
+            self._out.append(
+                cmd.ControlDone(event.control_id, False, "not possible on a queue callback")
+            )
         elif isinstance(event, inp.Left):
             self._out = self.close(event.at)
         elif isinstance(event, inp.CommandFailed) and event.command == "Originate":

@@ -296,6 +296,7 @@ class QueueService:
         s.entry_id = event.entry_id
         s.position, s.wait_estimate = event.position, event.wait_estimate
         s.mode = "waiting"
+        ctx.save()  # a restarted controller puts the caller back in line from here
         cfg = self._config()
         if cfg is None:
             self._refuse(ctx, "unknown_queue")

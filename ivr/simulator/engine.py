@@ -17,6 +17,7 @@ import functools
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +60,9 @@ class SimEngine:
         self.fallback_prompt = fallback_prompt
         self.apps: dict[str, EventSink] = {}
         self.channels: dict[str, SimChannel] = {}
+        # Every channel created, ended ones too (newest 10,000): what tests and benchmarks
+        # inspect after the fact, e.g. which phones were rung in which order.
+        self.channels_seen: deque[SimChannel] = deque(maxlen=10_000)
         self.bridges: dict[str, SimBridge] = {}
         self.playbacks: dict[str, SimPlayback] = {}
         self.live_recordings: dict[str, SimRecording] = {}
@@ -174,6 +178,7 @@ class SimEngine:
             endpoint="PJSIP/caller",
         )
         self.channels[ch.id] = ch
+        self.channels_seen.append(ch)
         self.loop.call_soon(self._run_dialplan, ch)
         return ch
 
@@ -402,6 +407,7 @@ class SimEngine:
         if app:
             ch.subscribed.add(app)
         self.channels[ch.id] = ch
+        self.channels_seen.append(ch)
         args = [a for a in (app_args or "").split(",") if a] if app_args else []
         self.loop.create_task(self._ring_phone(ch, app, args, timeout))
         return ch

@@ -1,8 +1,8 @@
 """Queue-engine fixtures: controller nodes with the queue engine against the simulator,
 agents whose phones are simulated endpoints, and a database to look into.
 
-Callers reach the queue straight away (``DirectToQueue``), so each test is about the
-queue; one test goes through a real menu (test_queue_calls.py).
+Callers reach the queue straight away (``ivr.queue.direct.DirectToQueue``), so each
+test is about the queue; one test goes through a real menu.
 """
 
 from __future__ import annotations
@@ -20,40 +20,12 @@ from sqlalchemy.orm import Session
 from agents.queue_config import QueueCatalog, QueueConfig
 from agents.shifts import ShiftConfig
 from hotline.node import ControllerNode
-from ivr.call.inputs import Input
-from ivr.call.service import ServiceContext
+from ivr.queue.direct import DirectToQueue
 from ivr.simulator import AriSimulator
 from tests.integration.conftest import make_settings
 from ticketdb import seats
 from ticketdb.engine import make_sessionmaker
 from ticketdb.models import Call, QueueEntry, SeatStateChange
-
-
-class DirectToQueue:
-    """A caller who wants a person at once: the call goes straight into ``queue``."""
-
-    name = "direct"
-
-    def __init__(self, request: Mapping[str, object]) -> None:
-        self.request = dict(request)
-
-    def begin(self, ctx: ServiceContext) -> None:
-        ctx.hand_over("queue", self.request)
-
-    def handle(self, ctx: ServiceContext, event: Input) -> None:
-        pass
-
-    def resume(self, ctx: ServiceContext) -> None:
-        pass
-
-    def snapshot(self) -> Mapping[str, object]:
-        return {}
-
-    def restore(self, data: Mapping[str, object]) -> None:
-        pass
-
-    def record_fields(self) -> Mapping[str, object]:
-        return {}
 
 
 def catalog(**queues: dict[str, Any]) -> QueueCatalog:

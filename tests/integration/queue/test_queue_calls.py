@@ -8,7 +8,7 @@ from sqlalchemy import select
 from ivr.simulator import AriSimulator
 from ivr.simulator.callers import ScriptedCall
 from tests.integration.conftest import wait_for
-from tests.integration.queue.conftest import QueueNodeFactory, catalog
+from tests.integration.queue.conftest import QueueNode, QueueNodeFactory, catalog
 from ticketdb import seats, wallboard
 from ticketdb.models import CallbackRequest, utcnow
 
@@ -174,3 +174,103 @@ async def test_position_and_wait_are_announced(
     for call in (first, second):
         sim.engine.caller_hangup(call.channel)
         await wait_for(lambda c=call: qn.complete(c.channel_id), what="record")
+
+
+def away(qn: QueueNode, staff: str, reason: str = "break") -> None:
+    with qn.session() as s:
+        agent = seats.agent_by_staff_number(s, staff)
+        assert agent is not None
+        seat = seats.get_seat(s, agent.id)
+        if seat.state == "offline":
+            seats.set_state(s, agent_id=agent.id, to_state="available", by=staff, now=utcnow())
+        seats.set_state(
+            s, agent_id=agent.id, to_state="away", reason=reason, by=staff, now=utcnow()
+        )
+
+
+def back(qn: QueueNode, staff: str) -> None:
+    with qn.session() as s:
+        agent = seats.agent_by_staff_number(s, staff)
+        assert agent is not None
+        seats.set_state(s, agent_id=agent.id, to_state="available", by=staff, now=utcnow())
+
+
+def callback_request(qn: QueueNode) -> CallbackRequest:
+    with qn.session() as s:
+        (request,) = s.scalars(select(CallbackRequest)).all()
+        return request
+
+
+async def test_queue_callback_keeps_the_place_then_rings_the_agent_then_the_customer(
+    sim: AriSimulator, queue_node: QueueNodeFactory
+) -> None:
+    qn = await queue_node()
+    qn.add_agent("8001", answer_after=0.2, login=False)
+    away(qn, "8001")
+    number = "+8613800000011"
+    customer = f"PJSIP/{number}@trunk"
+    sim.set_phone(customer, answer_after=0.3, hangup_after=1.0)
+    call = await sim.place_call("6000", number)
+    await wait_for(lambda: len(qn.entries()) == 1, what="queued")
+    press(sim, call, "1")  # "call me back"
+    await wait_for(
+        # The number is read back digit by digit first.
+        lambda: "sound:custom/queue_callback_confirm" in heard(call),
+        timeout=30,
+        what="the confirmation",
+    )
+    press(sim, call, "1")
+    await wait_for(lambda: qn.complete(call.channel_id), what="original record")
+    original = qn.record(call.channel_id)
+    assert original.end_reason == "queue_callback"
+    (entry,) = qn.entries()
+    assert entry.status == "callback" and entry.channel_id == call.channel_id
+    # The agent comes back: rung first, then the customer, then the two are bridged.
+    back(qn, "8001")
+    await wait_for(lambda: callback_request(qn).status == "done", timeout=15, what="callback done")
+    request = callback_request(qn)
+    assert (request.attempts, request.outcome, request.queue) == (1, "answered", "sales")
+    assert request.id == original.callback_id
+    assert [h["outcome"] for h in request.history] == ["answered"]
+    await wait_for(lambda: qn.entries() == [], what="entry removed")
+    outbound = [r for r in qn.records() if r.callback_id == request.id and r is not None]
+    outbound = [r for r in outbound if r.channel_id != call.channel_id]
+    await wait_for(
+        lambda: any(r.is_complete for r in qn.records() if r.channel_id.startswith("cb")),
+        what="the callback's own record",
+    )
+    (rec,) = [r for r in qn.records() if r.channel_id.startswith("cb")]
+    assert (rec.caller_number, rec.agent, rec.callback_id) == (number, "8001", request.id)
+    assert rec.end_reason == "callback_answered"
+    # The agent's phone rang before the customer's.
+    legs = sorted((c for c in sim.engine.channels_seen if "~" in c.id), key=lambda c: c.created)
+    assert [c.endpoint for c in legs[:2]] == ["PJSIP/8001", customer]
+
+
+async def test_queue_callback_to_an_unreachable_customer_is_retried_then_closed(
+    sim: AriSimulator, queue_node: QueueNodeFactory
+) -> None:
+    qn = await queue_node(callback_max_attempts=2, callback_retry_minutes=0.0001)
+    qn.add_agent("8001", answer_after=0.2, login=False)
+    away(qn, "8001")
+    number = "+8613800000012"
+    sim.set_phone(f"PJSIP/{number}@trunk", busy=True)
+    call = await sim.place_call("6000", number)
+    await wait_for(lambda: len(qn.entries()) == 1, what="queued")
+    press(sim, call, "1")
+    await wait_for(
+        # The number is read back digit by digit first.
+        lambda: "sound:custom/queue_callback_confirm" in heard(call),
+        timeout=30,
+        what="the confirmation",
+    )
+    press(sim, call, "1")
+    await wait_for(lambda: qn.complete(call.channel_id), what="original record")
+    back(qn, "8001")
+    await wait_for(lambda: callback_request(qn).status == "unreached", timeout=20, what="given up")
+    request = callback_request(qn)
+    assert request.attempts == 2
+    assert [h["outcome"] for h in request.history] == ["busy", "busy"]
+    assert qn.entries() == []
+    # The agent was freed after each attempt (wrap-up, then available).
+    await wait_for(lambda: qn.seat_state("8001") == "available", what="agent free")

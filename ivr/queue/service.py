@@ -201,7 +201,11 @@ class QueueService:
 
     def record_fields(self) -> Mapping[str, object]:
         s = self.s
-        fields: dict[str, object] = {"queue": s.queue, "legs": list(s.legs)}
+        fields: dict[str, object] = {
+            "queue": s.queue,
+            "legs": list(s.legs),
+            "customer_tier": s.tier,
+        }
         if s.entered_at:
             fields["queue_entered_at"] = datetime.fromisoformat(s.entered_at)
         if s.wait_seconds is not None:

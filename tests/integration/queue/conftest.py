@@ -91,6 +91,7 @@ class QueueNode:
         busy: bool = False,
         login: bool = True,
         role: str = "agent",
+        team: str = "hotline",
     ) -> int:
         endpoint = f"PJSIP/{staff}"
         self.sim.set_phone(endpoint, answer_after, busy=busy, hangup_after=hangup_after)
@@ -101,7 +102,7 @@ class QueueNode:
                 name=f"Agent {staff}",
                 endpoint=endpoint,
                 role=role,
-                team="hotline",
+                team=team,
                 skills=skills or {"general": 3},
             )
             if login:
@@ -157,6 +158,7 @@ async def queue_node(
             service_factory=lambda: DirectToQueue(wanted),
             queues=queues or catalog(sales={}),
             shifts=shifts,
+            caller_tiers=True,
         )
         await node.start()
         nodes.append(node)

@@ -178,6 +178,8 @@ class ControllerNode:
             self._acd_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._acd_task
+        if self.acd is not None:
+            self.acd.close()
         if self.stream is not None:
             self.stream.stop()
         if self._stream_task is not None:

@@ -148,7 +148,12 @@ class QueueService:
         elif isinstance(event, inp.QueueRefused):
             self._refuse(ctx, event.reason)
         elif isinstance(event, inp.QueueStatus):
+            first = s.position is None
             s.position, s.wait_estimate = event.position, event.wait_estimate
+            cfg = self._config()
+            if first and s.mode == "waiting" and cfg is not None and cfg.announce_interval > 0:
+                ctx.cancel_timer(T_ANNOUNCE)
+                self._announce(ctx)  # where they are, as soon as it is known
         elif isinstance(event, inp.AgentOffered):
             self._on_offered(ctx, event)
         elif isinstance(event, inp.OfferFailed):
@@ -265,6 +270,20 @@ class QueueService:
                 self._drop_offer(ctx, missed=True)
                 self._back_to_waiting(ctx)
                 return True
+        if event.command == "Bridge" and s.mode == "connected" and s.leg is not None:
+            # The agent's phone hung up between answering and being bridged: for the
+            # caller that is as if nobody answered yet — back in line, same place.
+            self._log(ctx, "bridge_failed", agent=s.agent["staff"] if s.agent else None)
+            self._agent_call_ended(ctx)
+            s.answered_at = None
+            s.wait_seconds = None
+            s.mode = "offering"  # so that _back_to_waiting accepts it
+            self._back_to_waiting(ctx)
+            cfg = self._config()
+            if cfg is not None:
+                ctx.start_timer(T_MAX_WAIT, max(1.0, cfg.max_wait - self._waited(ctx)))
+            ctx.save()
+            return True
         # A leg or bridge already gone, or seat/queue bookkeeping the database refused
         # (the claims audit repairs seats): nothing the caller needs to hear about.
         return event.command in HARMLESS_FAILURES

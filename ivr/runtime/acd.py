@@ -25,8 +25,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -61,6 +63,10 @@ EXCLUDE_SECONDS = 60.0
 # offer on its way to a call (or a call being re-adopted after a restart) is not hit.
 ORPHAN_CLAIM_SECONDS = 10.0
 RECENT_HANDLES = 20
+STAFFED_CACHE_SECONDS = 1.0
+# Database work of the queue has threads of its own, so a burst of callers entering the
+# queue cannot starve the other blocking work (caller-tier lookups) or the reverse.
+DB_THREADS = 8
 
 
 def _call_id(entry: QueueEntry) -> str:
@@ -111,6 +117,8 @@ class QueueManager:
         self.stats = ManagerStats()
         self._statuses: dict[str, tuple[int, float | None]] = {}
         self._wake = asyncio.Event()
+        self._staffed_cache: dict[tuple[str, str | None], tuple[float, bool]] = {}
+        self._pool = ThreadPoolExecutor(DB_THREADS, thread_name_prefix=f"acd-{node}")
         self._last_heartbeat = 0.0
         self._started = time.monotonic()
 
@@ -123,6 +131,12 @@ class QueueManager:
     def wake(self) -> None:
         self._wake.set()
 
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
     # -- carrying out the queue's commands ------------------------------------------------
 
     async def execute(self, channel_id: str, command: cmd.QueueCommand) -> inp.Input | None:
@@ -130,7 +144,7 @@ class QueueManager:
         retried briefly, then reported as ``CommandFailed``."""
         for attempt in range(len(DB_RETRY_DELAYS) + 1):
             try:
-                result = await asyncio.to_thread(self._execute, channel_id, command)
+                result: inp.Input | None = await self._in_thread(self._execute, channel_id, command)
             except Exception as exc:
                 if attempt == len(DB_RETRY_DELAYS):
                     self.stats.errors += 1
@@ -270,14 +284,23 @@ class QueueManager:
         )
         if result.refused is not None:
             return inp.QueueRefused(now, result.refused)
-        waiting = entries.queued(s, live_nodes=self._live(s, now), now=now)
-        calls = [self._waiting_call(e) for e in waiting]
-        position = self._position(f"{self.node}/{channel_id}", command.queue, calls, cfg)
-        wait = self._wait_estimate(s, cfg, position, now) if position else None
-        return inp.Enqueued(now, result.entry_id, position, wait)
+        # The place in line comes with the next pass (QueueStatus): working it out here
+        # would read the whole queue once per caller.
+        return inp.Enqueued(now, result.entry_id)
 
     def _staffed(self, s: Session, cfg: QueueConfig, skill: str | None, now: datetime) -> bool:
-        """Someone logged in and on shift has the skills: worth waiting for."""
+        """Someone logged in and on shift has the skills: worth waiting for (cached for a
+        second: a burst of callers must not read the roster once each)."""
+        key = (cfg.name, skill)
+        cached = self._staffed_cache.get(key)
+        mono = time.monotonic()
+        if cached is not None and mono - cached[0] < STAFFED_CACHE_SECONDS:
+            return cached[1]
+        staffed = self._read_staffed(s, cfg, skill, now)
+        self._staffed_cache[key] = (mono, staffed)
+        return staffed
+
+    def _read_staffed(self, s: Session, cfg: QueueConfig, skill: str | None, now: datetime) -> bool:
         needed = set(cfg.skills) | ({skill} if skill else set())
         if self.shifts is not None:
             roster = read_roster(s, self.shifts)
@@ -315,7 +338,7 @@ class QueueManager:
         while True:
             started = time.monotonic()
             try:
-                result = await asyncio.to_thread(self._pass)
+                result = await self._in_thread(self._pass)
             except Exception:
                 self.stats.errors += 1
                 log.exception("distribution pass failed; trying again")
@@ -332,7 +355,7 @@ class QueueManager:
                 self.start_callback(key, job)
             if undelivered:
                 # The caller left while the agent was being claimed: give the agent back.
-                await asyncio.to_thread(self._release, [o.agent_id for o in undelivered])
+                await self._in_thread(self._release, [o.agent_id for o in undelivered])
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
@@ -574,13 +597,6 @@ class QueueManager:
             if c.call_id == call_id:
                 return i
         return None
-
-    def _wait_estimate(
-        self, s: Session, cfg: QueueConfig, position: int, now: datetime
-    ) -> float | None:
-        handles = self._recent_handles(s, cfg)
-        agents = self._agents_on_queue(s, cfg, now)
-        return estimated_wait(position, handles, agents)
 
     def _recent_handles(self, s: Session, cfg: QueueConfig) -> list[float]:
         rows = s.execute(

@@ -1,0 +1,153 @@
+"""Several controllers, each with its own Asterisk, sharing one PostgreSQL.
+
+The issue's acceptance run: two controllers, two simulators, one database, 1,000 calls
+and 10 agents — no agent ever has two calls, and every call is accounted for. Then a
+node that dies: the surviving node releases what the dead one had claimed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import func, select
+
+from ivr.simulator import AriSimulator
+from ivr.simulator.callers import ScriptedCall
+from tests.integration.conftest import PASSWORD, wait_for
+from tests.integration.queue.conftest import QueueNodeFactory, catalog
+from ticketdb.models import Call, QueueEntry, SeatStateChange
+
+QUEUES = catalog(
+    sales={"ring_timeout": 5, "wrap_up_seconds": 0, "max_length": 5000, "announce_interval": 0}
+)
+CALLS = 1000
+AGENTS = 10
+# Callers on the line at once: about what 10 agents clear in a few seconds, so the run
+# measures distribution rather than how many idle channels one test process can hold.
+IN_FLIGHT = 60
+TALK = 0.5  # seconds an agent talks; shorter than the controller's reaction makes no sense
+
+
+@pytest.fixture
+def db_url(pg_url: str) -> str:
+    return pg_url
+
+
+@pytest_asyncio.fixture
+async def sim_b(
+    tmp_path: Path, prompts_dir: Path, built_prompts: Any
+) -> AsyncIterator[AriSimulator]:
+    simulator = AriSimulator(
+        username="hotline",
+        password=PASSWORD,
+        sounds_dir=prompts_dir,
+        recordings_dir=tmp_path / "sim-b-recordings",
+    )
+    await simulator.start(host="127.0.0.1", port=0)
+    yield simulator
+    await simulator.stop()
+
+
+def agent_legs(*sims: AriSimulator) -> dict[str, list[tuple[float, float]]]:
+    """Per agent phone, the [answered, ended] times of every leg that answered."""
+    legs: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for sim in sims:
+        for ch in sim.engine.channels_seen:
+            if "~a" in ch.id and ch.answered_at is not None:
+                end = ch.ended_at if ch.ended_at is not None else float("inf")
+                legs[ch.endpoint].append((ch.answered_at, end))
+    return legs
+
+
+@pytest.mark.timeout(600)
+async def test_two_controllers_1000_calls_10_agents_no_double_assignment(
+    sim: AriSimulator, sim_b: AriSimulator, queue_node: QueueNodeFactory
+) -> None:
+    a = await queue_node(QUEUES, name="node-a")
+    b = await queue_node(QUEUES, simulator=sim_b, name="node-b")
+    for n in range(AGENTS):
+        staff = f"80{n:02d}"
+        # Every agent's phone is reachable from both Asterisks (one site, two servers).
+        sim_b.set_phone(f"PJSIP/{staff}", answer_after=0.05, hangup_after=TALK)
+        a.add_agent(staff, answer_after=0.05, hangup_after=TALK)
+    calls: list[ScriptedCall] = []
+    for n in range(CALLS):
+        await wait_for(
+            lambda: sum(not c.channel.hungup for c in calls) < IN_FLIGHT,
+            timeout=60,
+            what="room for another caller",
+        )
+        target = sim if n % 2 == 0 else sim_b
+        calls.append(await target.place_call("6000", f"+86139{n:08d}"))
+
+    def finished() -> int:
+        with a.session() as s:
+            return (
+                s.scalar(select(func.count()).select_from(Call).where(Call.ended_at.is_not(None)))
+                or 0
+            )
+
+    await wait_for(lambda: finished() == CALLS, timeout=300, what="every call finished")
+    with a.session() as s:
+        records = list(s.scalars(select(Call)))
+        changes = list(s.scalars(select(SeatStateChange).order_by(SeatStateChange.id)))
+        left = list(s.scalars(select(QueueEntry)))
+    # Every call accounted for: one complete record each, answered by an agent, on the
+    # node whose Asterisk it came in on.
+    assert len(records) == CALLS
+    assert {(r.node, r.channel_id) for r in records} == {
+        ("node-a" if n % 2 == 0 else "node-b", c.channel_id) for n, c in enumerate(calls)
+    }
+    assert all(r.is_complete and r.agent is not None for r in records)
+    assert Counter(r.end_reason for r in records) == {"completed": CALLS}
+    assert left == []
+    # Both nodes served calls, and both offered to the same agents.
+    assert {r.node for r in records} == {"node-a", "node-b"}
+    # Zero double assignments: no agent's phone carried two answered legs at once, on
+    # either Asterisk ...
+    for endpoint, intervals in agent_legs(sim, sim_b).items():
+        intervals.sort()
+        for (_, end), (start, _) in itertools.pairwise(intervals):
+            assert start >= end, f"{endpoint} had two calls at once"
+    # ... and every offer the database recorded went to a seat that was free.
+    assert all(c.from_state == "available" for c in changes if c.to_state == "ringing")
+    offers = sum(1 for c in changes if c.to_state == "ringing")
+    answers = sum(1 for c in changes if c.to_state == "on_call")
+    # An agent who hangs up before being bridged puts the caller back in line, so a call
+    # may be answered more than once; never less.
+    assert answers >= CALLS and offers >= answers
+    assert a.node.acd is not None and b.node.acd is not None
+    assert a.node.acd.stats.offers + b.node.acd.stats.offers == offers
+
+
+async def test_a_dead_node_releases_its_claims(
+    sim: AriSimulator, sim_b: AriSimulator, queue_node: QueueNodeFactory
+) -> None:
+    a = await queue_node(QUEUES, name="node-a", node_dead_after=1.5)
+    b = await queue_node(QUEUES, simulator=sim_b, name="node-b", node_dead_after=1.5)
+    sim_b.set_phone("PJSIP/8001", answer_after=0.1)
+    a.add_agent("8001", answer_after=0.1)  # answers on node A's Asterisk and stays
+    caller = await sim.place_call("6000", "+8613800000081")
+    await wait_for(lambda: a.seat_state("8001") == "on_call", what="agent on node A's call")
+    # Node A dies: no more heartbeats, no clean shutdown (its calls go with it).
+    assert a.node.acd is not None and a.node._acd_task is not None
+    a.node._acd_task.cancel()
+    await wait_for(lambda: a.node._acd_task is not None and a.node._acd_task.done())
+    # Node B notices within the limit and frees the agent for its own callers.
+    await wait_for(lambda: a.seat_state("8001") == "available", timeout=10, what="released")
+    last = a.history("8001")[-1]
+    assert last.by == "system" and "node-a is gone" in (last.note or "")
+    assert b.node.acd is not None and b.node.acd.stats.nodes_buried == 1
+    with a.session() as s:
+        assert s.scalars(select(QueueEntry).where(QueueEntry.node == "node-a")).all() == []
+    second = await sim_b.place_call("6000", "+8613800000082")
+    await wait_for(lambda: b.seat_state("8001") == "on_call", what="agent on node B's call")
+    sim_b.engine.caller_hangup(second.channel)
+    sim.engine.caller_hangup(caller.channel)
+    await wait_for(lambda: b.complete(second.channel_id), what="B's record")

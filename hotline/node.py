@@ -132,6 +132,12 @@ class ControllerNode:
                 self_service="menu" if self.menus is not None else None,
             )
             services["queue"] = lambda: QueueService(acd.config, queue_settings)
+            if self.shifts is not None:
+                from hotline.lead_watch import LeadWatch
+
+                acd.lead_watch = LeadWatch(
+                    make_sessionmaker(self.engine), self.shifts, s.node.name, self.clock
+                )
         self.controller = Controller(
             client=self.client,
             writer=self.writer,

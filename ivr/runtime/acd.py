@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -73,6 +73,10 @@ def _call_id(entry: QueueEntry) -> str:
     return f"{entry.node}/{entry.channel_id}"
 
 
+class LeadWatchLike(Protocol):
+    def tick(self) -> object: ...
+
+
 @dataclass
 class ManagerStats:
     passes: int = 0
@@ -112,6 +116,11 @@ class QueueManager:
         self.deliver: Callable[[str, inp.Input], bool] = lambda key, item: False
         self.is_live: Callable[[str], bool] = lambda key: False
         self.start_callback: Callable[[str, CallbackJob], None] = lambda key, job: None
+        # The lead's alerts and handover notes (hotline.lead_watch): ticked by one node
+        # only, the live node with the smallest name, so alerts are raised once.
+        self.lead_watch: LeadWatchLike | None = None
+        self.is_leader = False
+        self._last_watch = 0.0
         self.rr = RoundRobinState()
         self.excluded: dict[str, dict[int, float]] = {}
         self.stats = ManagerStats()
@@ -390,9 +399,16 @@ class QueueManager:
                         self.stats.nodes_buried += 1
                         log.warning("node %s is gone: released %d agent claim(s)", dead, released)
                 self._release_orphans(s, now)
+                self.is_leader = min(self._live(s, now)) == self.node
             offers.expire_wrap_ups(s, now)
             self._controls(s, out, now)
             self._distribute(s, out, now)
+        if self.lead_watch is not None and self.is_leader and mono - self._last_watch >= 1.0:
+            self._last_watch = mono
+            try:
+                self.lead_watch.tick()
+            except Exception:
+                log.exception("lead watch tick failed; the next pass tries again")
         return out
 
     def _release_orphans(self, s: Session, now: datetime) -> None:

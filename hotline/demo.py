@@ -28,6 +28,12 @@ from ticketdb import call_log
 from ticketdb.engine import make_sessionmaker
 
 SAMPLE_CUSTOMERS = Path(__file__).resolve().parents[1] / "config" / "customers.sample.csv"
+SAMPLE_AGENTS = Path(__file__).resolve().parents[1] / "config" / "agents.sample.csv"
+# The sample agents' simulated phones: they pick up after a couple of rings and talk a
+# little; one of them never answers, so ring-no-answer is part of the show.
+AGENT_ANSWER_AFTER = 2.0
+AGENT_TALK_SECONDS = 5.0
+SILENT_AGENT = "8004"
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,30 @@ def _import_sample_customers(node: ControllerNode) -> int:
         return import_csv(s, SAMPLE_CUSTOMERS)
 
 
+def _seat_sample_agents(node: ControllerNode, sim: AriSimulator) -> list[str]:
+    """Import the sample agents if there are none, log them all in, give them phones."""
+    from ticketdb import seats
+    from ticketdb.models import utcnow
+
+    with make_sessionmaker(node.engine)() as s:
+        if not seats.list_seats(s) and SAMPLE_AGENTS.exists():
+            seats.import_csv(s, SAMPLE_AGENTS)
+        seated = []
+        for row in seats.list_seats(s):
+            if not row.agent.active:
+                continue
+            staff = row.agent.staff_number
+            answer = None if staff == SILENT_AGENT else AGENT_ANSWER_AFTER
+            sim.set_phone(row.agent.endpoint, answer, hangup_after=AGENT_TALK_SECONDS)
+            if row.seat.state in ("offline", "on_leave", "away"):
+                # A seat left on a call by an earlier run is freed by the node itself.
+                seats.set_state(
+                    s, agent_id=row.agent.id, to_state="available", by="system", now=utcnow()
+                )
+            seated.append(f"{staff} {row.agent.name}")
+        return seated
+
+
 class _Always:
     """A calendar that is always open (or always closed), for the demo's --hours."""
 
@@ -135,10 +165,17 @@ async def run_demo(
         # menu; --hours real uses config/calendar.yaml, --hours closed the night menu.
         calendars=parts.calendars if hours == "real" else _Fixed(_Always(hours == "open")),
         caller_tiers=True,
+        # The queue engine with the sample agents; their shifts apply with --hours real
+        # only (otherwise whoever is logged in is on shift).
+        queues=parts.queues,
+        shifts=parts.shifts if hours == "real" else None,
     )
     await node.start()
     await node.wait_connected()
     imported = await asyncio.to_thread(_import_sample_customers, node)
+    seated = await asyncio.to_thread(_seat_sample_agents, node, sim)
+    if seated:
+        _print(f"agents logged in with simulated phones: {', '.join(seated)}")
     menu = parts.menus.current
     _print(f"ARI simulator at {sim.base_url}/ari; controller '{settings.node.name}' connected")
     _print(f"menu '{menu.name}' (version {menu.version}) from {parts.menus.path}; edit it live")
@@ -192,6 +229,10 @@ async def _report(node: ControllerNode, call: ScriptedCall) -> None:
     keys = "".join(str(e["key"]) for e in (rec.menu_path or []) if "key" in e)
     where = " > ".join(nodes) or "-"
     extra = f", queue {rec.queue}" if rec.queue else ""
+    if rec.agent:
+        extra += f", answered by agent {rec.agent} after {rec.wait_seconds or 0:.1f} s"
+    elif rec.end_reason == "abandoned":
+        extra += f", abandoned after {rec.wait_seconds or 0:.1f} s"
     _print(
         f"← {call.channel_id}: path {where}; keys {keys or '-'}{extra}; heard {heard} prompts; "
         f"{rec.end_reason} (hung up by {rec.hangup_side}, tier {rec.customer_tier or 'general'})"

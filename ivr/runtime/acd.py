@@ -50,7 +50,7 @@ from ivr.call import inputs as inp
 from ivr.queue.callback import CallbackJob
 from ticketdb import nodes, offers
 from ticketdb import queue as entries
-from ticketdb.models import Agent, Call, CallControl, QueueEntry
+from ticketdb.models import Agent, Call, CallControl, QueueEntry, SeatStateChange
 from ticketdb.roster import read_roster
 from ticketdb.seats import list_seats
 
@@ -484,12 +484,23 @@ class QueueManager:
         ):
             if agent is not None:
                 counts[agent] = n
+        # Round robin rotates by the latest offer, read from the seats' history: its row
+        # ids are one global sequence, so every node rotates the same way (decision 0009).
+        ids = [r.agent.id for r in rows]
+        last_offer = dict(
+            s.execute(
+                select(SeatStateChange.agent_id, func.max(SeatStateChange.id))
+                .where(SeatStateChange.agent_id.in_(ids), SeatStateChange.to_state == "ringing")
+                .group_by(SeatStateChange.agent_id)
+            ).all()
+        )
         return [
             Candidate(
                 agent_id=r.agent.id,
                 skills=r.skills,
                 available_since=r.seat.since,
                 calls_today=counts.get(r.agent.staff_number, 0),
+                last_offered_seq=last_offer.get(r.agent.id) or 0,
             )
             for r in rows
         ]

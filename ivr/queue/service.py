@@ -94,6 +94,8 @@ class QueueState:
     callback_id: int | None = None
     refused: str | None = None
     abandoned: bool = False
+    booked_on_hangup: bool = False
+    offer_callback_next: bool = False
     closed: bool = False
     transfer_context: str = "hotline-transfer"
     legs: list[dict[str, Any]] = field(default_factory=list)
@@ -227,6 +229,8 @@ class QueueService:
         """The record's end reason when the queue explains it better than the lifecycle."""
         if self.s.abandoned:
             return "abandoned"
+        if self.s.booked_on_hangup:
+            return "queue_callback"
         if reason == "caller_hangup" and self.s.answered_at is not None:
             return "answered"
         if reason == "caller_hangup" and self.s.refused is not None and self.s.callback_id is None:
@@ -251,9 +255,11 @@ class QueueService:
         if s.bridge is not None:
             ctx.emit(cmd.DestroyBridge(s.bridge))
             s.bridge = None
-        if s.mode != "booked" and s.entry_id is not None:
+        if s.mode not in ("booked", "booking") and s.entry_id is not None:
             ctx.emit(cmd.QueueLeave())
-        if waiting and reason == "caller_hangup":
+        if s.mode == "booking":
+            s.booked_on_hangup = True  # the callback stands: they hung up after confirming
+        if waiting and reason == "caller_hangup" and s.answered_at is None:
             s.abandoned = True
             s.wait_seconds = self._waited(ctx)
             self._log(ctx, "abandoned", waited=round(s.wait_seconds, 1))
@@ -279,9 +285,6 @@ class QueueService:
             s.wait_seconds = None
             s.mode = "offering"  # so that _back_to_waiting accepts it
             self._back_to_waiting(ctx)
-            cfg = self._config()
-            if cfg is not None:
-                ctx.start_timer(T_MAX_WAIT, max(1.0, cfg.max_wait - self._waited(ctx)))
             ctx.save()
             return True
         # A leg or bridge already gone, or seat/queue bookkeeping the database refused
@@ -379,7 +382,8 @@ class QueueService:
                 + self._number(ctx, minutes)
                 + self._prompt(ctx, "queue_minutes")
             )
-        if offer_callback:
+        if offer_callback or s.offer_callback_next:
+            s.offer_callback_next = False
             media += self._prompt(ctx, "queue_callback_offer")
         self._say(ctx, tuple(media), "announcing", "waiting")
 
@@ -501,6 +505,8 @@ class QueueService:
             if s.mode == "waiting":
                 ctx.cancel_timer(T_ANNOUNCE)
                 self._announce(ctx, offer_callback=True)
+            elif s.mode in ("announcing", "offering"):
+                s.offer_callback_next = True  # said with the next announcement
         elif event.name == T_MAX_WAIT:
             if s.mode in WAITING_MODES and cfg is not None:
                 if s.playback is not None:
@@ -590,14 +596,17 @@ class QueueService:
         ctx.cancel_timer(T_MAX_WAIT)
         s.leg_answered = True
         s.mode = "connected"
-        s.wait_seconds = self._waited(ctx)
-        s.answered_at = ctx.now.isoformat()
+        if s.answered_at is None:
+            # The record's wait and answer are the first answer's (the service level);
+            # later agents after a transfer are in the legs.
+            s.wait_seconds = self._waited(ctx)
+            s.answered_at = ctx.now.isoformat()
         self._moh_off(ctx)
         s.bridge = s.bridge or f"{ctx.channel_id}~b"
         ctx.emit(cmd.Bridge(s.bridge, (ctx.channel_id, s.leg)))
         ctx.emit(cmd.SeatAnswered(s.agent["id"]))
         ctx.emit(cmd.QueueMark("connected"))
-        self._log(ctx, "answered", agent=s.agent["staff"], waited=round(s.wait_seconds, 1))
+        self._log(ctx, "answered", agent=s.agent["staff"], waited=round(self._waited(ctx), 1))
         ctx.save()
 
     def _on_leg_ended(self, ctx: ServiceContext, event: inp.LegEnded) -> None:
@@ -655,6 +664,9 @@ class QueueService:
         cfg = self._config()
         if cfg is not None and cfg.announce_interval > 0:
             ctx.start_timer(T_ANNOUNCE, cfg.announce_interval)
+        if cfg is not None:
+            # The limit may have passed while the agent rang: it applies now.
+            ctx.start_timer(T_MAX_WAIT, max(1.0, cfg.max_wait - self._waited(ctx)))
 
     def _agent_call_ended(self, ctx: ServiceContext, hang_up: bool = True) -> None:
         """The current agent's part of the call is over: their seat goes to wrap-up."""
@@ -750,7 +762,6 @@ class QueueService:
             self._agent_call_ended(ctx)
             self._unbridge_caller(ctx)
             self._control_done(ctx, True, f"transferred to queue {target}")
-            s.answered_at = None  # waits again; the first answer is in the legs
             self._enqueue(ctx, target)  # priority and first arrival travel with the call
         elif to == "agent":
             s.before_claim, s.mode = s.mode, "transfer_claim"

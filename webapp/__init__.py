@@ -24,9 +24,10 @@ def create_app(
     ``paths.shifts_file`` when it exists (ShiftsInvalid for a broken file). Does not
     migrate the database: the controller and the CLI do.
     """
+    from agents.queue_config import load_queues
     from agents.shifts import load_shifts
     from hotline.calendar import load_calendars
-    from webapp import api, auth, db, errors
+    from webapp import api, auth, db, errors, lead
 
     settings = settings if settings is not None else load_settings()
     app = Flask(__name__)
@@ -53,8 +54,12 @@ def create_app(
         calendar = settings.paths.calendar_file
         shifts = load_shifts(path, load_calendars(calendar) if calendar.exists() else None)
 
-    db.init_app(app, settings.database.url, shifts)
+    queues_file = settings.paths.queues_file
+    queues = load_queues(queues_file) if queues_file.exists() else None
+
+    db.init_app(app, settings.database.url, shifts, queues)
     errors.register(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(lead.bp)
     return app

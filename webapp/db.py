@@ -12,6 +12,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.queue_config import QueueCatalog
 from agents.shifts import ShiftConfig
 from ticketdb.engine import make_engine, make_sessionmaker
 
@@ -23,11 +24,17 @@ class Resources:
     engine: Engine
     sessions: sessionmaker[Session]
     shifts: ShiftConfig | None  # None: no shifts file, no staffing rules
+    queues: QueueCatalog | None = None  # None: no queues file, no queue statistics
 
 
-def init_app(app: Flask, database_url: str, shifts: ShiftConfig | None) -> Resources:
+def init_app(
+    app: Flask,
+    database_url: str,
+    shifts: ShiftConfig | None,
+    queues: QueueCatalog | None = None,
+) -> Resources:
     engine = make_engine(database_url)
-    resources = Resources(engine, make_sessionmaker(engine), shifts)
+    resources = Resources(engine, make_sessionmaker(engine), shifts, queues)
     app.extensions[_KEY] = resources
     app.teardown_appcontext(_close_session)
     return resources
@@ -48,6 +55,10 @@ def db() -> Session:
 
 def shift_config() -> ShiftConfig | None:
     return resources().shifts
+
+
+def queue_catalog() -> QueueCatalog | None:
+    return resources().queues
 
 
 def _close_session(exc: BaseException | None) -> None:

@@ -129,6 +129,7 @@ class ControllerNode:
             acd = self.acd
             queue_settings = QueueSettings(
                 external_endpoint=s.acd.callback_endpoint,
+                internal_callers=s.acd.internal_callers,
                 self_service="menu" if self.menus is not None else None,
             )
             services["queue"] = lambda: QueueService(acd.config, queue_settings)

@@ -90,6 +90,15 @@ class IvrSettings(_Section):
 class AcdSettings(_Section):
     """The queue engine (automatic call distribution) of a node."""
 
+    @field_validator("internal_callers")
+    @classmethod
+    def _a_regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
     # Seconds between distribution passes (each also picks up other nodes' changes).
     poll_interval: float = Field(0.5, gt=0, le=10)
     heartbeat_interval: float = Field(1.0, gt=0)
@@ -99,6 +108,9 @@ class AcdSettings(_Section):
     callback_endpoint: str = Field(
         "PJSIP/{number}@trunk", pattern=r"^[A-Za-z][A-Za-z0-9_]*/.*\{number\}"
     )
+    # Caller IDs of internal callers (extensions of the organisation): served after
+    # external callers in queues with external_first (domain.md §6, as front desks do).
+    internal_callers: str = r"^[0-9]{3,5}$"
     callback_ring_timeout: int = Field(30, ge=5, le=300)
     callback_max_attempts: int = Field(3, ge=1, le=20)
     # A customer not reached is tried again in a later time slot (domain.md §5).

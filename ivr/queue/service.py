@@ -24,6 +24,7 @@ wait time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -107,6 +108,7 @@ class QueueSettings:
 
     external_endpoint: str = "PJSIP/{number}@trunk"
     self_service: str | None = "menu"  # the service key 2 returns to; None: not offered
+    internal_callers: str = r"^[0-9]{3,5}$"  # caller IDs of the organisation's extensions
 
 
 class QueueService:
@@ -312,6 +314,7 @@ class QueueService:
                 priority=s.priority,
                 skill=s.skill,
                 injury=s.injury,
+                external=re.fullmatch(self.settings.internal_callers, ctx.caller_number) is None,
             )
         )
 

@@ -149,3 +149,21 @@ async def test_only_agents_on_shift_are_offered_calls(
     back(qn, "8002")
     await wait_for(lambda: qn.complete(call.channel_id), what="served")
     assert offered_to(qn, call) == ["8002"]
+
+
+async def test_external_callers_before_internal_ones(
+    sim: AriSimulator, queue_node: QueueNodeFactory
+) -> None:
+    qn = await queue_node()
+    qn.add_agent("8001", answer_after=0.1, hangup_after=0.3, login=False)
+    away(qn, "8001")
+    internal = await sim.place_call("6000", "8101")  # an extension of the organisation
+    await queued(qn, 1)
+    external = await sim.place_call("6000", "+8613800000091")
+    await queued(qn, 2)
+    flags = {e.channel_id: e.external for e in qn.entries()}
+    assert flags == {internal.channel_id: False, external.channel_id: True}
+    back(qn, "8001")
+    for call in (external, internal):
+        await wait_for(lambda c=call: qn.complete(c.channel_id), timeout=20, what="served")
+    assert answered_at(qn, external) < answered_at(qn, internal)

@@ -274,3 +274,37 @@ async def test_queue_callback_to_an_unreachable_customer_is_retried_then_closed(
     assert qn.entries() == []
     # The agent was freed after each attempt (wrap-up, then available).
     await wait_for(lambda: qn.seat_state("8001") == "available", what="agent free")
+
+
+async def test_a_waiting_caller_keeps_the_place_across_a_controller_restart(
+    sim: AriSimulator, queue_node: QueueNodeFactory
+) -> None:
+    first = await queue_node()
+    first.add_agent("8001", answer_after=0.2, hangup_after=0.5, login=False)
+    away(first, "8001")
+    call = await sim.place_call("6000", "+8613800000095")
+    await wait_for(lambda: len(first.entries()) == 1, what="queued")
+    (before,) = first.entries()
+    await wait_for(
+        lambda: first.record(call.channel_id).state["service"] == "queue",  # type: ignore[index]
+        what="the queue's state saved",
+    )
+    await first.node.stop()  # the controller goes; the caller stays on the line
+    second = await queue_node()  # same node name: it adopts the call from its snapshot
+    await wait_for(
+        lambda: (
+            second.node.controller is not None
+            and call.channel_id in second.node.controller.sessions
+        ),
+        what="adopted",
+    )
+    # The same place in line: the resumed call re-entered the same row, same arrival.
+    await wait_for(lambda: [e.status for e in second.entries()] == ["waiting"], what="back")
+    (after,) = second.entries()
+    assert (after.id, after.arrived_at) == (before.id, before.arrived_at)
+    back(second, "8001")
+    await wait_for(lambda: second.complete(call.channel_id), timeout=15, what="served")
+    rec = second.record(call.channel_id)
+    assert rec.agent == "8001"
+    assert "resumed" in [e["event"] for e in rec.legs]
+    assert len([r for r in second.records() if r.channel_id == call.channel_id]) == 1

@@ -14,13 +14,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from agents.seats import IllegalTransition
-from ticketdb.models import Agent, SeatState
+from agents.seats import IllegalTransition, State
+from ticketdb.models import Agent, QueueEntry, SeatState, SeatStateChange
 from ticketdb.seats import (
     SYSTEM,
     StaleState,
     agent_by_staff_number,
-    claim_available,
     get_seat,
     release_claim,
     set_state,
@@ -36,22 +35,67 @@ class Rung:
     endpoint: str
 
 
-def ring(s: Session, *, agent_id: int, node: str, channel_id: str, now: datetime) -> Rung | None:
-    """Claim the agent for ``channel_id`` and set the seat ringing; commits.
+def ring(
+    s: Session,
+    *,
+    agent_id: int,
+    node: str,
+    channel_id: str,
+    now: datetime,
+    entry_id: int | None = None,
+) -> Rung | None:
+    """Claim the agent for ``channel_id`` and set the seat ringing, in one transaction;
+    commits. With ``entry_id`` the queue entry is marked offered in the same commit.
 
-    None when another node (or call) got the agent first, or the seat is no longer
-    available: the caller stays in the queue for the next pass.
+    The claim is one conditional UPDATE (available and unclaimed → ringing, claimed by
+    ``node``): exactly one of any number of concurrent offers wins — the seat machine's
+    ``available --offer--> ringing`` with the claim, written as the history row too. None
+    when another node (or call) got the agent first or the seat is no longer available:
+    the caller stays in the queue for the next pass.
     """
-    if not claim_available(s, agent_id=agent_id, node=node, channel_id=channel_id, now=now):
-        return None
-    try:
-        set_state(s, agent_id=agent_id, to_state="ringing", by=SYSTEM, node=node, now=now)
-    except (StaleState, IllegalTransition):
-        release_claim(s, agent_id=agent_id, node=node)
-        return None
-    agent = s.get(Agent, agent_id, populate_existing=True)
-    assert agent is not None
-    return Rung(agent.id, agent.staff_number, agent.name, agent.endpoint)
+    with transaction(s):
+        result = s.execute(
+            update(SeatState)
+            .where(
+                SeatState.agent_id == agent_id,
+                SeatState.state == State.AVAILABLE.value,
+                SeatState.claimed_by_node.is_(None),
+            )
+            .values(
+                state=State.RINGING.value,
+                since=now,
+                reason=None,
+                wrap_up_until=None,
+                claimed_by_node=node,
+                claim_channel=channel_id,
+                claimed_at=now,
+                version=SeatState.version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            return None
+        s.add(
+            SeatStateChange(
+                agent_id=agent_id,
+                from_state=State.AVAILABLE.value,
+                to_state=State.RINGING.value,
+                at=now,
+                by=SYSTEM,
+                node=node,
+            )
+        )
+        if entry_id is not None:
+            s.execute(
+                update(QueueEntry)
+                .where(QueueEntry.id == entry_id)
+                .values(status="offered", agent_id=agent_id, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        row = s.execute(
+            select(Agent.staff_number, Agent.name, Agent.endpoint).where(Agent.id == agent_id)
+        ).one()
+    return Rung(agent_id, row.staff_number, row.name, row.endpoint)
 
 
 def ring_by_staff_number(

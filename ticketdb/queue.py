@@ -89,7 +89,12 @@ def enqueue(
             "updated_at": now,
         }
         if existing is not None:
-            s.execute(update(QueueEntry).where(QueueEntry.id == existing.id).values(**values))
+            s.execute(
+                update(QueueEntry)
+                .where(QueueEntry.id == existing.id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
             return EnqueueResult(existing.id)
         s.execute(
             insert(s, QueueEntry)
@@ -127,6 +132,8 @@ def mark(
             update(QueueEntry)
             .where(QueueEntry.node == node, QueueEntry.channel_id == channel_id)
             .values(status=status, agent_id=agent_id, updated_at=now)
+            # No in-session objects to refresh: a pass has a thousand entries loaded.
+            .execution_options(synchronize_session=False)
         )
     return bool(getattr(result, "rowcount", 0))
 
@@ -135,7 +142,9 @@ def leave(s: Session, *, node: str, channel_id: str) -> None:
     """The call left the queue for good; commits. Unknown calls are fine (a replay)."""
     with transaction(s):
         s.execute(
-            delete(QueueEntry).where(QueueEntry.node == node, QueueEntry.channel_id == channel_id)
+            delete(QueueEntry)
+            .where(QueueEntry.node == node, QueueEntry.channel_id == channel_id)
+            .execution_options(synchronize_session=False)
         )
 
 
@@ -249,6 +258,7 @@ def start_callback(s: Session, *, entry_id: int, agent_id: int, node: str, now: 
             update(QueueEntry)
             .where(QueueEntry.id == entry_id, QueueEntry.status == "callback")
             .values(status="dialing", agent_id=agent_id, dialing_node=node, updated_at=now)
+            .execution_options(synchronize_session=False)
         )
     return bool(getattr(result, "rowcount", 0))
 

@@ -126,6 +126,7 @@ class QueueManager:
         self.stats = ManagerStats()
         self._statuses: dict[str, tuple[int, float | None]] = {}
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._staffed_cache: dict[tuple[str, str | None], tuple[float, bool]] = {}
         self._pool = ThreadPoolExecutor(DB_THREADS, thread_name_prefix=f"acd-{node}")
         self._last_heartbeat = 0.0
@@ -344,6 +345,7 @@ class QueueManager:
     # -- the distribution loop --------------------------------------------------------------
 
     async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
         while True:
             started = time.monotonic()
             try:
@@ -368,6 +370,20 @@ class QueueManager:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+
+    def _send_now(self, out: _PassResult, key: str, offer: inp.AgentOffered) -> None:
+        """Hand an offer to its call from the pass's worker thread, straight away."""
+        loop = self._loop
+        if loop is None:
+            out.deliveries.append((key, offer))
+            return
+
+        def hand_over() -> None:
+            if not self.deliver(key, offer):
+                # The caller left while the agent was being claimed: give the agent back.
+                self._pool.submit(self._release, [offer.agent_id])
+
+        loop.call_soon_threadsafe(hand_over)
 
     def _release(self, agent_ids: Iterable[int]) -> None:
         now = self.clock()
@@ -543,36 +559,26 @@ class QueueManager:
                 continue  # another node offers its own calls
             if not self.is_live(entry.channel_id):
                 continue
+            # A fresh instant per offer: the seat's history must not go back in time.
             rung = offers.ring(
-                s, agent_id=a.agent.agent_id, node=self.node, channel_id=entry.channel_id, now=now
+                s,
+                agent_id=a.agent.agent_id,
+                node=self.node,
+                channel_id=entry.channel_id,
+                now=self.clock(),
+                entry_id=entry.id,
             )
             if rung is None:
                 self.stats.lost_claims += 1
                 continue
-            entries.mark(
-                s,
-                node=self.node,
-                channel_id=entry.channel_id,
-                status="offered",
-                agent_id=rung.agent_id,
-                now=now,
-            )
             self.stats.offers += 1
             offered.add(entry.channel_id)
             cfg = self.catalog.config(entry.queue)
-            out.deliveries.append(
-                (
-                    entry.channel_id,
-                    inp.AgentOffered(
-                        now,
-                        rung.agent_id,
-                        rung.staff_number,
-                        rung.name,
-                        rung.endpoint,
-                        cfg.ring_timeout,
-                    ),
-                )
+            offer = inp.AgentOffered(
+                now, rung.agent_id, rung.staff_number, rung.name, rung.endpoint, cfg.ring_timeout
             )
+            # Rung now, not when the whole pass is done: each offer goes out at once.
+            self._send_now(out, entry.channel_id, offer)
         self._tell_positions(s, out, calls, by_id, offered, now)
 
     def _take_callback(
@@ -586,7 +592,7 @@ class QueueManager:
         if request is None:
             return None
         key = f"cb{entry.id}-{request.attempts + 1}-{int(now.timestamp())}"
-        rung = offers.ring(s, agent_id=agent_id, node=self.node, channel_id=key, now=now)
+        rung = offers.ring(s, agent_id=agent_id, node=self.node, channel_id=key, now=self.clock())
         if rung is None:
             self.stats.lost_claims += 1
             return None

@@ -1,10 +1,12 @@
-"""``python -m bench [--calls N] [--rate R] [--pg URL] [--only calls|ivr]``: run the
-benchmarks, write ``bench/results/calls.json`` and ``bench/results/ivr.json`` and the
-README's benchmark tables.
+"""``python -m bench [--calls N] [--rate R] [--pg URL] [--only calls|ivr|acd]``: run the
+benchmarks, write ``bench/results/calls.json``, ``bench/results/ivr.json`` and
+``bench/results/acd.json`` and the README's benchmark tables.
 
 The IVR benchmark runs as ``hotline bench ivr … --json --sim-process``, one process per
 run: the simulator in a process of its own, so CPU and peak RSS are the controller's, and
-a fresh process each time, so one run's peak RSS is not another's."""
+a fresh process each time, so one run's peak RSS is not another's. The queue engine's
+benchmark (``hotline bench acd``) runs in this process: its figures are times, not
+memory."""
 
 from __future__ import annotations
 
@@ -27,6 +29,9 @@ RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
 START, END = "<!-- bench:calls:start -->", "<!-- bench:calls:end -->"
 IVR_START, IVR_END = "<!-- bench:ivr:start -->", "<!-- bench:ivr:end -->"
+ACD_START, ACD_END = "<!-- bench:acd:start -->", "<!-- bench:acd:end -->"
+# (agents, callers waiting): the issue's scenario.
+ACD_SCENARIO = (100, 1000)
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -158,13 +163,49 @@ def _bench_ivr(scenarios: list[tuple[int, float]], runs: int) -> None:
     print(table)
 
 
+def _bench_acd(runs: int) -> None:
+    from hotline.benchmarks.acd import format_table, run_acd_bench
+    from hotline.settings import load_settings
+
+    agents, callers = ACD_SCENARIO
+    settings = load_settings(None)
+    results = []
+    for _ in range(runs):
+        r = asyncio.run(run_acd_bench(agents, callers, settings=settings))
+        print(json.dumps(r.as_json()))
+        results.append(r)
+    # The median run by available→originate p99, with every run's p99 and rate.
+    median = sorted(results, key=lambda r: r.latency.p99_ms or 0)[len(results) // 2]
+    summary = {
+        **median.as_json(),
+        "runs": len(results),
+        "latency_p99_ms_all_runs": [r.latency.p99_ms for r in results],
+        "decisions_per_second_all_runs": [r.decisions_per_second for r in results],
+        "runs_ok": sum(r.ok for r in results),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "acd.json").write_text(json.dumps([summary], indent=2, ensure_ascii=False) + "\n")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    table = format_table([median]) + (
+        f"\n\n_Measured {stamp} with `make bench` on {median.cpus} CPUs, {median.database}, "
+        f"the median of {len(results)} runs by p99 (every run's p99 in ms: "
+        f"{summary['latency_p99_ms_all_runs']}; decisions per second: "
+        f"{summary['decisions_per_second_all_runs']}); every invariant held in "
+        f"{summary['runs_ok']} of {len(results)} runs. The queue took "
+        f"{median.fill_seconds} s to fill; the engine's poll interval was "
+        f"{median.poll_interval:g} s._"
+    )
+    _replace_block(ACD_START, ACD_END, table)
+    print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--rate", type=float, default=30.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pg", help="also run against this PostgreSQL URL")
-    parser.add_argument("--only", choices=["calls", "ivr"], help="run one benchmark only")
+    parser.add_argument("--only", choices=["calls", "ivr", "acd"], help="run one benchmark only")
     parser.add_argument(
         "--ivr-concurrency",
         type=int,
@@ -173,12 +214,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    if args.only != "calls":
+    if args.only in (None, "ivr"):
         scenarios = (
             [(c, 0.0) for c in args.ivr_concurrency] if args.ivr_concurrency else IVR_SCENARIOS
         )
         _bench_ivr(scenarios, args.runs)
-    if args.only == "ivr":
+    if args.only in (None, "acd"):
+        _bench_acd(args.runs)
+    if args.only not in (None, "calls"):
         return
     results = []
     for db in [None, args.pg] if args.pg else [None]:

@@ -157,6 +157,21 @@ def cmd_bench_ivr(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_bench_acd(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from hotline.benchmarks.acd import main as bench_acd
+
+    return bench_acd(
+        settings,
+        args.agents,
+        args.callers,
+        talk_seconds=args.talk,
+        db_url=args.db,
+        as_json=args.json,
+        verbose=args.verbose,
+    )
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from ticketdb.migrate import upgrade
@@ -442,6 +457,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a cProfile of the run here (event-loop thread only); top spots on stderr",
     )
     p.set_defaults(func=cmd_bench_ivr)
+    p = bsub.add_parser(
+        "acd",
+        help="the queue engine: N callers waiting, A agents come back at once",
+        description="N callers wait in one queue; then A agents become available and serve "
+        "them (answer after 0.05 s, hang up after --talk s, no wrap-up) until every call has "
+        "a complete record. Reports decisions per second and the time from an agent "
+        "becoming available to the ARI originate. Exit 0 when every invariant held.",
+    )
+    p.add_argument("--agents", type=int, default=100, help="agents (default 100)")
+    p.add_argument("--callers", type=int, default=1000, help="callers waiting (default 1000)")
+    p.add_argument("--talk", type=float, default=0.5, help="seconds an agent talks (default 0.5)")
+    p.add_argument("--json", action="store_true", help="the figures as JSON")
+    p.add_argument(
+        "--db",
+        help="database URL (default: a fresh SQLite file; PostgreSQL: a "
+        "fresh schema, dropped afterwards)",
+    )
+    p.set_defaults(func=cmd_bench_acd)
     return parser
 
 

@@ -151,6 +151,13 @@ class Bridge:
 
 
 @dataclass(frozen=True, slots=True)
+class CreateBridge:
+    """Make the call's mixing bridge ready before it is needed (while the agent rings)."""
+
+    bridge_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Unbridge:
     bridge_id: str
     channel_ids: tuple[str, ...]
@@ -254,7 +261,9 @@ class CallbackResult:
 
 
 AriCommand = Answer | Play | StopPlayback | Hangup | SetLanguage | ContinueInDialplan
-LegCommand = StartMoh | StopMoh | Originate | HangupLeg | Bridge | Unbridge | DestroyBridge
+LegCommand = (
+    StartMoh | StopMoh | Originate | HangupLeg | CreateBridge | Bridge | Unbridge | DestroyBridge
+)
 QueueCommand = (
     Enqueue
     | QueueMark

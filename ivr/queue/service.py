@@ -54,6 +54,7 @@ HARMLESS_FAILURES = frozenset(
         "StartMoh",
         "HangupLeg",
         "DestroyBridge",
+        "CreateBridge",
         "Unbridge",
         "SeatAnswered",
         "SeatNoAnswer",
@@ -570,6 +571,9 @@ class QueueService:
         s.leg_answered = False
         s.ring_timed_out = False
         self._moh_on(ctx)
+        if s.bridge is None:
+            s.bridge = f"{ctx.channel_id}~b"
+            ctx.emit(cmd.CreateBridge(s.bridge))
         self._log(ctx, "offer", agent=event.staff_number)
         ctx.emit(
             cmd.Originate(
@@ -604,9 +608,9 @@ class QueueService:
             # later agents after a transfer are in the legs.
             s.wait_seconds = self._waited(ctx)
             s.answered_at = ctx.now.isoformat()
-        self._moh_off(ctx)
         s.bridge = s.bridge or f"{ctx.channel_id}~b"
-        ctx.emit(cmd.Bridge(s.bridge, (ctx.channel_id, s.leg)))
+        ctx.emit(cmd.Bridge(s.bridge, (ctx.channel_id, s.leg)))  # first: they talk at once
+        self._moh_off(ctx)
         ctx.emit(cmd.SeatAnswered(s.agent["id"]))
         ctx.emit(cmd.QueueMark("connected"))
         self._log(ctx, "answered", agent=s.agent["staff"], waited=round(self._waited(ctx), 1))

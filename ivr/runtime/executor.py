@@ -150,6 +150,11 @@ class CommandExecutor:
                 )
             elif isinstance(command, cmd.Bridge):
                 await self._bridge(command)
+            elif isinstance(command, cmd.CreateBridge):
+                with contextlib.suppress(ari_errors.AriConflict):
+                    await self._ari(
+                        self.client.bridges.create, "mixing", bridge_id=command.bridge_id
+                    )
             elif isinstance(command, cmd.Unbridge):
                 await self._ari(
                     self.client.bridges.remove_channel,
@@ -169,11 +174,15 @@ class CommandExecutor:
             return inp.CommandFailed(self.clock(), type(command).__name__, str(exc), gone=False)
 
     async def _bridge(self, command: cmd.Bridge) -> None:
-        # It may exist already (a second agent, a rejoin after hold).
-        with contextlib.suppress(ari_errors.AriConflict):
-            await self._ari(self.client.bridges.create, "mixing", bridge_id=command.bridge_id)
+        # The bridge was made while the agent rang (CreateBridge): joining it is then one
+        # request, the only one between the agent's answer and the two talking.
         channels = list(command.channel_ids)
-        await self._ari(self.client.bridges.add_channel, command.bridge_id, channels)
+        try:
+            await self._ari(self.client.bridges.add_channel, command.bridge_id, channels)
+        except ari_errors.AriNotFound:
+            with contextlib.suppress(ari_errors.AriConflict):
+                await self._ari(self.client.bridges.create, "mixing", bridge_id=command.bridge_id)
+            await self._ari(self.client.bridges.add_channel, command.bridge_id, channels)
 
     async def _ari(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         for attempt in range(len(self.retry_delays) + 1):

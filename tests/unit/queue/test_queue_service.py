@@ -289,8 +289,10 @@ def test_agent_offered_dials_the_agent_and_starts_the_ring_timer() -> None:
     call = QueueCall()
     call.waiting()
     out = call.offered()
+    # The bridge is made while the agent rings, so answering costs one request.
     assert effects(out) == [
-        cmd.Originate(LEG1, "PJSIP/8001", timeout=25, caller_id=f'"Zhang San" <{NUMBER}>')
+        cmd.CreateBridge(BRIDGE),
+        cmd.Originate(LEG1, "PJSIP/8001", timeout=25, caller_id=f'"Zhang San" <{NUMBER}>'),
     ]
     assert started_timers(out) == {T_RING: 15}
 
@@ -300,8 +302,8 @@ def test_agent_answering_bridges_and_marks_connected() -> None:
     call.ringing()
     out = call.leg_answered(dt=5)  # t=8: waited 7 s since entering the queue at t=1
     assert effects(out) == [
+        cmd.Bridge(BRIDGE, (CHANNEL, LEG1)),  # first: the two talk at once
         cmd.StopMoh(),
-        cmd.Bridge(BRIDGE, (CHANNEL, LEG1)),
         cmd.SeatAnswered(5),
         cmd.QueueMark("connected"),
     ]
@@ -392,6 +394,7 @@ def test_caller_hangup_while_the_agent_rings_withdraws_the_offer_uncounted() -> 
     assert effects(out) == [
         cmd.HangupLeg(LEG1),
         cmd.SeatNoAnswer(5, missed=False, misses_before_away=OPERATOR.misses_before_away),
+        cmd.DestroyBridge(BRIDGE),
         cmd.QueueLeave(),
     ]
     assert call.left().end_reason == "abandoned"

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from ticketdb.models import ControllerNode, QueueEntry
+from ticketdb.models import CallControl, ControllerNode, QueueEntry
 from ticketdb.seats import release_claims_of_node
 from ticketdb.sql import insert, transaction
 
@@ -60,6 +60,12 @@ def bury(s: Session, node: str, now: datetime) -> int:
             update(QueueEntry)
             .where(QueueEntry.dialing_node == node, QueueEntry.status == "dialing")
             .values(status="callback", dialing_node=None, agent_id=None, updated_at=now)
+        )
+        # Requests from the web page its calls will never answer now.
+        s.execute(
+            update(CallControl)
+            .where(CallControl.node == node, CallControl.status.in_(("pending", "taken")))
+            .values(status="failed", result=f"node {node} is gone", done_at=now)
         )
         s.execute(delete(ControllerNode).where(ControllerNode.name == node))
     return released

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ticketdb import nodes, offers
 from ticketdb import queue as entries
-from ticketdb.models import ControllerNode, QueueEntry
+from ticketdb.models import CallControl, ControllerNode, QueueEntry
 from ticketdb.seats import add_agent, get_seat, history, set_state
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -151,3 +151,31 @@ def test_bury_releases_claims_and_live_calls_but_keeps_callbacks(
 def test_bury_of_a_node_without_anything_is_harmless(sessions: sessionmaker[Session]) -> None:
     with sessions() as s:
         assert nodes.bury(s, "never-seen", T0) == 0
+
+
+def test_bury_fails_the_dead_nodes_unanswered_controls(sessions: sessionmaker[Session]) -> None:
+    with sessions() as s:
+        for node, status in ((DEAD, "pending"), (DEAD, "taken"), (DEAD, "done"), (ALIVE, "taken")):
+            s.add(
+                CallControl(
+                    node=node,
+                    channel_id="c1",
+                    action="hold",
+                    args={},
+                    requested_by="8001",
+                    requested_at=T0,
+                    status=status,
+                )
+            )
+        s.commit()
+        nodes.bury(s, DEAD, at(20))
+        rows = s.scalars(
+            select(CallControl).order_by(CallControl.id).execution_options(populate_existing=True)
+        ).all()
+        assert [(r.node, r.status) for r in rows] == [
+            (DEAD, "failed"),
+            (DEAD, "failed"),
+            (DEAD, "done"),
+            (ALIVE, "taken"),
+        ]
+        assert rows[0].result == f"node {DEAD} is gone"

@@ -1,9 +1,11 @@
 """Seat changes caused by calls: an agent rung, answering, not answering, hanging up.
 
-Every change goes through ``ticketdb.seats.set_state`` (validated by the seat machine,
-stored with its history row, checked against the node's claim), made by ``"system"``.
-The claim itself is ``seats.claim_available``: one conditional UPDATE, so of any number
-of nodes offering calls to one agent exactly one succeeds.
+Ringing an agent (``ring``) is the claim itself: one conditional UPDATE — available and
+unclaimed → ringing, claimed by this node — in the same transaction as its history row,
+so of any number of nodes offering calls to one agent exactly one succeeds (the same
+guard as ``seats.claim_available``). The other changes go through
+``ticketdb.seats.set_state`` (validated by the seat machine, stored with their history
+row, checked against the node's claim), made by ``"system"``.
 """
 
 from __future__ import annotations

@@ -312,19 +312,28 @@ class QueueManager:
 
     def _read_staffed(self, s: Session, cfg: QueueConfig, skill: str | None, now: datetime) -> bool:
         needed = set(cfg.skills) | ({skill} if skill else set())
+        return self._staff_with(s, needed, DUTY_STATES | {"away"}, now) > 0
+
+    def _staff_with(
+        self, s: Session, skills: Iterable[str], states: Iterable[str], now: datetime
+    ) -> int:
+        """Active agents in one of ``states``, with every skill, on shift (with shift rules)."""
+        skills, states = set(skills), set(states)
         if self.shifts is not None:
             roster = read_roster(s, self.shifts)
-            return any(
-                a.state in DUTY_STATES | {"away"}
-                and all(a.skills.get(k, 0) >= 1 for k in needed)
-                and on_shift(roster, a, now)
+            return sum(
+                1
                 for a in roster.agents
+                if a.state in states
+                and all(a.skills.get(k, 0) >= 1 for k in skills)
+                and on_shift(roster, a, now)
             )
-        return any(
-            row.agent.active
-            and row.seat.state in DUTY_STATES | {"away"}
-            and all(row.skills.get(k, 0) >= 1 for k in needed)
+        return sum(
+            1
             for row in list_seats(s)
+            if row.agent.active
+            and row.seat.state in states
+            and all(row.skills.get(k, 0) >= 1 for k in skills)
         )
 
     def _missed_calls_alert(self, s: Session, agent_id: int, misses: int, now: datetime) -> None:
@@ -649,20 +658,7 @@ class QueueManager:
         ]
 
     def _agents_on_queue(self, s: Session, cfg: QueueConfig, now: datetime) -> int:
-        if self.shifts is not None:
-            roster = read_roster(s, self.shifts)
-            return sum(
-                1
-                for a in roster.agents
-                if a.state in DUTY_STATES
-                and all(a.skills.get(k, 0) >= 1 for k in cfg.skills)
-                and on_shift(roster, a, now)
-            )
-        return sum(
-            1
-            for r in list_seats(s)
-            if r.seat.state in DUTY_STATES and all(r.skills.get(k, 0) >= 1 for k in cfg.skills)
-        )
+        return self._staff_with(s, cfg.skills, DUTY_STATES, now)
 
     def _tell_positions(
         self,

@@ -9,7 +9,7 @@ the same row and keeps the first arrival time and the arrival sequence (``id``).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -166,16 +166,6 @@ def queued(s: Session, *, live_nodes: Collection[str], now: datetime) -> list[Qu
     return list(s.scalars(stmt))
 
 
-def waiting_counts(s: Session) -> dict[str, int]:
-    """Calls and callbacks waiting per queue (the wallboard, queue-full checks)."""
-    rows = s.execute(
-        select(QueueEntry.queue, func.count())
-        .where(QueueEntry.status.in_(QUEUED))
-        .group_by(QueueEntry.queue)
-    ).all()
-    return {queue: count for queue, count in rows}
-
-
 # --- queue callbacks -----------------------------------------------------------------------
 
 
@@ -317,12 +307,3 @@ def record_callback_attempt(
             if counts:
                 entry.not_before = now + retry_after
     return CallbackOutcome(finished, attempts)
-
-
-def entries(s: Session, ids: Sequence[int]) -> dict[int, QueueEntry]:
-    rows = s.scalars(
-        select(QueueEntry)
-        .where(QueueEntry.id.in_(list(ids)))
-        .execution_options(populate_existing=True)
-    )
-    return {row.id: row for row in rows}

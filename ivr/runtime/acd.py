@@ -631,15 +631,6 @@ class QueueManager:
         )
         return key, job
 
-    def _position(
-        self, call_id: str, queue: str, calls: list[WaitingCall], cfg: QueueConfig
-    ) -> int | None:
-        same = order_calls((c for c in calls if c.queue == queue), cfg.external_first)
-        for i, c in enumerate(same, start=1):
-            if c.call_id == call_id:
-                return i
-        return None
-
     def _recent_handles(self, s: Session, cfg: QueueConfig) -> list[float]:
         rows = s.execute(
             select(Call.agent_answered_at, Call.ended_at)

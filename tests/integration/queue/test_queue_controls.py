@@ -20,8 +20,8 @@ def db_url(sqlite_url: str) -> str:
     return sqlite_url
 
 
-def control(qn: QueueNode, call: ScriptedCall, action: str, **args: str) -> CallControl:
-    """Ask for ``action`` on the call as agent 8001 would, and wait for the answer."""
+async def done(qn: QueueNode, call: ScriptedCall, action: str, **args: str) -> CallControl:
+    """Ask for ``action`` on the call as agent 8001's page would; wait for the answer."""
     with qn.session() as s:
         row = CallControl(
             node="test-node",
@@ -35,28 +35,17 @@ def control(qn: QueueNode, call: ScriptedCall, action: str, **args: str) -> Call
         s.add(row)
         s.commit()
         control_id = row.id
-
-    def answered() -> CallControl | None:
-        with qn.session() as s:
-            found = s.get(CallControl, control_id)
-            assert found is not None
-            return found if found.status in ("done", "failed") else None
-
-    return answered  # type: ignore[return-value]
-
-
-async def done(qn: QueueNode, call: ScriptedCall, action: str, **args: str) -> CallControl:
-    answered = control(qn, call, action, **args)
-    result: list[CallControl] = []
+    answered: list[CallControl] = []
 
     def check() -> bool:
-        found = answered()  # type: ignore[operator]
-        if found is not None:
-            result.append(found)
-        return bool(result)
+        with qn.session() as s:
+            found = s.get(CallControl, control_id)
+            if found is not None and found.status in ("done", "failed"):
+                answered.append(found)
+        return bool(answered)
 
     await wait_for(check, what=f"{action} answered")
-    return result[0]
+    return answered[0]
 
 
 def bridge_of(sim: AriSimulator, channel_id: str) -> list[str]:

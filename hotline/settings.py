@@ -76,6 +76,8 @@ class PathSettings(_Section):
     queues_file: Path = Path("config/queues.yaml")
     calendar_file: Path = Path("config/calendar.yaml")
     shifts_file: Path = Path("config/shifts.yaml")
+    # Ticket kinds' rules: escalation, SLAs, sales area (tickets.config).
+    tickets_file: Path = Path("config/tickets.yaml")
 
 
 class IvrSettings(_Section):
@@ -117,6 +119,102 @@ class AcdSettings(_Section):
     callback_retry_minutes: float = Field(60.0, gt=0)
 
 
+def _hhmm(value: str) -> str:
+    if not re.match(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", value):
+        raise ValueError('must be a time of day "HH:MM"')
+    return value
+
+
+class TicketSettings(_Section):
+    """Tickets' timed work (the rules themselves are in paths.tickets_file)."""
+
+    # The day's orders go out on dispatch lists at this local time; the business needs
+    # them before 10:00 (domain.md §2).
+    dispatch_time: str = "09:30"
+    # A target counts as "near" breach once this share of its time is used.
+    sla_near_fraction: float = Field(0.8, gt=0, lt=1)
+    sla_sweep_seconds: int = Field(60, ge=5, le=3600)
+
+    @field_validator("dispatch_time")
+    @classmethod
+    def _before_ten(cls, value: str) -> str:
+        _hhmm(value)
+        if value >= "10:00":
+            raise ValueError("must be before 10:00 (orders are dispatched before 10:00)")
+        return value
+
+
+class SmtpSettings(_Section):
+    """Where e-mail notifications go out. Empty host: e-mail is not configured, and
+    e-mail notifications wait in the outbox (in-app ones are still shown)."""
+
+    host: str = ""
+    port: int = Field(25, ge=1, le=65535)
+    username: str = ""
+    password: str = ""
+    starttls: bool = False
+    sender: str = "hotline@localhost"
+    timeout: float = Field(10.0, gt=0)
+    # Backoff between attempts of one message: initial, growth, cap (seconds).
+    retry_initial: float = Field(30.0, gt=0)
+    retry_factor: float = Field(2.0, ge=1)
+    retry_max: float = Field(3600.0, gt=0)
+    # After this many failed attempts the message is marked failed (and stays listed).
+    max_attempts: int = Field(20, ge=1, le=1000)
+
+
+class CallbackSettings(_Section):
+    """The callback worklist (domain.md §5)."""
+
+    # Never dialled in these local windows (calendar file's time zone); a window may
+    # run past midnight ("21:00-08:00").
+    quiet_hours: tuple[str, ...] = ("12:00-13:30", "21:00-08:00")
+    # Callback within this many days of the reason for it.
+    due_days: int = Field(3, ge=1, le=60)
+    # Complaint callbacks start this many days after the complaint is handled.
+    complaint_after_days: int = Field(0, ge=0, le=30)
+    # Satisfaction survey this many working days after an order.
+    survey_after_days: int = Field(7, ge=0, le=60)
+    # Not reached after this many attempts: closed as unreachable (and reported).
+    max_attempts: int = Field(3, ge=1, le=20)
+    # Caller ID shown to the customer on outbound callbacks.
+    caller_id: str = Field("", max_length=64)
+    # Every member customer's call gets a callback (100 % coverage).
+    member_calls: bool = True
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _windows(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for window in value:
+            m = re.match(r"^(\d{2}:\d{2})-(\d{2}:\d{2})$", window)
+            if not m:
+                raise ValueError(f'each window must be "HH:MM-HH:MM" (got {window!r})')
+            _hhmm(m.group(1))
+            _hhmm(m.group(2))
+            if m.group(1) == m.group(2):
+                raise ValueError(f"empty window {window!r}")
+        return value
+
+
+class RetentionSettings(_Section):
+    # Recordings and call ledgers older than this are purged (domain.md §7: one year).
+    days: int = Field(365, ge=1)
+    # Local time of the daily purge.
+    run_at: str = "03:00"
+
+    @field_validator("run_at")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        return _hhmm(value)
+
+
+class SchedulerSettings(_Section):
+    # Run timed jobs in this process (when it holds the database lease).
+    enabled: bool = True
+    # The lease is renewed every lease_seconds/3; a holder silent this long loses it.
+    lease_seconds: float = Field(30.0, ge=3, le=600)
+
+
 class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
@@ -131,6 +229,11 @@ class Settings(_Section):
     ivr: IvrSettings = IvrSettings()
     acd: AcdSettings = AcdSettings()
     web: WebSettings = WebSettings()
+    tickets: TicketSettings = TicketSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    callbacks: CallbackSettings = CallbackSettings()
+    retention: RetentionSettings = RetentionSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
 
     def require_ari_password(self) -> None:
         if not self.ari.password:

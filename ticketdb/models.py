@@ -148,6 +148,20 @@ class CallbackRequest(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Every attempt: {"t", "agent", "outcome", "channel"}.
     history: Mapped[list[Any]] = mapped_column(JSONType, default=list, server_default=text("'[]'"))
+    # The callback worklist (issue #5): what it follows up, by when, for whom, and how it
+    # went. Generated requests (complaint, member, survey, apology) are keyed
+    # node="" and channel_id="ticket:<id>" / "call:<id>", so generating twice adds nothing.
+    ticket_id: Mapped[int | None] = mapped_column(Integer)
+    customer_id: Mapped[int | None] = mapped_column(Integer)
+    call_id: Mapped[int | None] = mapped_column(Integer)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Not dialled before this (a later time slot after an unreached attempt).
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The agent whose worklist it is on (agents.id).
+    assigned_to: Mapped[int | None] = mapped_column(Integer)
+    # satisfied | neutral | unsatisfied
+    satisfaction: Mapped[str | None] = mapped_column(String(16))
+    remarks: Mapped[str | None] = mapped_column(Text)
 
     def __repr__(self) -> str:
         return f"<CallbackRequest {self.number} {self.source} {self.status}>"
@@ -355,3 +369,255 @@ class CallControl(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     result: Mapped[str | None] = mapped_column(Text)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- tickets (issue #5) -------------------------------------------------------------
+
+TICKET_KINDS = ("order", "complaint", "inquiry", "fault", "other")
+# tickets.workflow.Status, repeated so the schema doesn't import the workflow.
+TICKET_STATUSES = (
+    "new",
+    "assigned",
+    "in_progress",
+    "resolved",
+    "callback_done",
+    "closed",
+    "rejected",
+    "out_of_area",
+    "unfounded",
+)
+TICKET_SEVERITIES = ("normal", "high", "urgent")
+
+
+class Ticket(Base):
+    """A record the business acts on: an order, complaint, inquiry, fault report or other.
+
+    The fields every kind shares are columns; the kind's own fields (domain.md §2) are in
+    ``details``, always written through the kind's validating model (``tickets.kinds``),
+    never as a free-form blob.
+    """
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", TICKET_KINDS), name="kind"),
+        CheckConstraint(_one_of("status", TICKET_STATUSES), name="status"),
+        CheckConstraint(_one_of("severity", TICKET_SEVERITIES), name="severity"),
+        Index("ix_tickets_status_kind", "status", "kind"),
+        Index("ix_tickets_created_at", "created_at"),
+        Index("ix_tickets_contact_phone", "contact_phone"),
+        Index("ix_tickets_call_id", "call_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    # The kind's sub-category, e.g. "product_quality" / "service_quality" for complaints.
+    category: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    severity: Mapped[str] = mapped_column(String(16), default="normal")
+    # The call this ticket was opened from (None: made by hand).
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    contact_name: Mapped[str] = mapped_column(String(128), default="")
+    contact_phone: Mapped[str] = mapped_column(String(32), default="")
+    address: Mapped[str] = mapped_column(String(256), default="")
+    # One line saying what it is about; the kind's fields hold the rest.
+    summary: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, default=dict, server_default=text("'{}'")
+    )
+    menu_path: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    queue: Mapped[str | None] = mapped_column(String(64))
+    # Staff numbers: who took the call / created it, and who works on it now.
+    created_by: Mapped[str] = mapped_column(String(32))
+    assignee: Mapped[str | None] = mapped_column(String(32))
+    # Who it was escalated to (department names from the escalation rules).
+    department: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # SLA milestones: set by the workflow when the status first reaches them.
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    callback_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Orders: the day's dispatch list this order went out on (local date), and channel.
+    dispatch_day: Mapped[str | None] = mapped_column(String(10))
+    dispatch_channel: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+    def __repr__(self) -> str:
+        return f"<Ticket {self.id} {self.kind} {self.status}>"
+
+
+class TicketEvent(Base):
+    """One change of a ticket: who, when, what (status, fields, assignment, a note)."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (Index("ix_ticket_events_ticket_id_at", "ticket_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A staff number, or "system".
+    actor: Mapped[str] = mapped_column(String(32))
+    # created | status | fields | assigned | note | escalated | dispatched
+    action: Mapped[str] = mapped_column(String(16))
+    # {field: [old, new]} for changes; {} for a note.
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Notification(Base):
+    """The persistent outbox: one message to one recipient over one channel.
+
+    Unique per (ticket, rule, channel, recipient), so escalating the same ticket twice
+    never sends twice. A send that fails is retried with backoff (``next_attempt_at``);
+    every attempt is a ``NotificationAttempt`` row.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "rule", "channel", "recipient"),
+        Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    rule: Mapped[str] = mapped_column(String(64))
+    # "email" or "inapp".
+    channel: Mapped[str] = mapped_column(String(16))
+    # An e-mail address, or a role / staff number for in-app.
+    recipient: Mapped[str] = mapped_column(String(256))
+    subject: Mapped[str] = mapped_column(String(256))
+    body: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(16), default="normal")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # pending → sent | failed (gave up); in-app: pending until read → read
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class NotificationAttempt(Base):
+    __tablename__ = "notification_attempts"
+    __table_args__ = (Index("ix_notification_attempts_notification_id", "notification_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class TicketSla(Base):
+    """Where a ticket stands against one SLA target, as the last sweep computed it."""
+
+    __tablename__ = "ticket_slas"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "target"),
+        Index("ix_ticket_slas_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    # first_response | callback | resolution
+    target: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # ok | near | breached | met | missed (met late)
+    state: Mapped[str] = mapped_column(String(16))
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Recording(Base):
+    """A call recording kept under ``recordings/calls/YYYY/MM/DD/<call-id>.wav``."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (
+        UniqueConstraint("name"),
+        Index("ix_recordings_call_id", "call_id"),
+        Index("ix_recordings_started_at", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    # The ARI recording name (unique per recording).
+    name: Mapped[str] = mapped_column(String(128))
+    # Relative to paths.calls_dir; None until the file is stored.
+    path: Mapped[str | None] = mapped_column(String(512))
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # recording | stored | failed | purged
+    status: Mapped[str] = mapped_column(String(16), default="recording")
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """Every access to a customer record, ticket, call or recording (domain.md §7)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_object", "object_type", "object_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(16))
+    # view | search | play | download | export | refused
+    action: Mapped[str] = mapped_column(String(16))
+    # customer | ticket | call | recording | report
+    object_type: Mapped[str] = mapped_column(String(16))
+    object_id: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class RetentionRun(Base):
+    """One purge of recordings and call ledgers older than the retention period."""
+
+    __tablename__ = "retention_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cutoff: Mapped[datetime] = mapped_column(UTCDateTime)
+    by: Mapped[str] = mapped_column(String(32))
+    recordings: Mapped[int] = mapped_column(Integer)
+    recording_bytes: Mapped[int] = mapped_column(Integer)
+    calls: Mapped[int] = mapped_column(Integer)
+    # What went: {"recordings": [paths…], "calls": [ids…]} (kept small: ids only).
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class JobRun(Base):
+    """One run of a scheduled job, on whichever node held the scheduler lock."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        UniqueConstraint("job", "scheduled_at"),
+        Index("ix_job_runs_job_started_at", "job", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(64))
+    node: Mapped[str] = mapped_column(String(64))
+    # The run's scheduled time: (job, scheduled_at) is unique, so a run is never doubled.
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # running | ok | failed
+    status: Mapped[str] = mapped_column(String(16))
+    result: Mapped[str | None] = mapped_column(Text)
+
+
+class SchedulerLease(Base):
+    """Who runs the scheduler: one row per lock name, held by renewing ``expires_at``."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

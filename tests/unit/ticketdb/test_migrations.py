@@ -20,20 +20,30 @@ from ticketdb.migrate import MIGRATIONS_DIR, current, make_config, upgrade
 from ticketdb.models import (
     Agent,
     AgentSkill,
+    AuditEntry,
     Call,
     CallbackRequest,
     CallControl,
     ControllerNode,
     Customer,
     HandoverNote,
+    JobRun,
     LeadAlert,
+    Notification,
+    NotificationAttempt,
     QueueEntry,
+    Recording,
+    RetentionRun,
+    SchedulerLease,
     SeatState,
     SeatStateChange,
+    Ticket,
+    TicketEvent,
+    TicketSla,
 )
 
 REPO = Path(__file__).resolve().parents[3]
-HEAD = "0004"
+HEAD = "0005"
 
 
 def test_upgrade_creates_schema_and_is_idempotent(
@@ -67,6 +77,16 @@ def test_upgrade_creates_schema_and_is_idempotent(
         "lead_alerts",
         "handover_notes",
         "call_controls",
+        "tickets",
+        "ticket_events",
+        "notifications",
+        "notification_attempts",
+        "ticket_slas",
+        "recordings",
+        "audit_log",
+        "retention_runs",
+        "job_runs",
+        "scheduler_leases",
         "alembic_version",
     } <= tables
     assert versions == [(HEAD,)]
@@ -95,6 +115,16 @@ def test_migration_matches_the_models(db_url: str) -> None:
             LeadAlert,
             HandoverNote,
             CallControl,
+            AuditEntry,
+            JobRun,
+            Notification,
+            NotificationAttempt,
+            Recording,
+            RetentionRun,
+            SchedulerLease,
+            Ticket,
+            TicketEvent,
+            TicketSla,
         )
     }
 

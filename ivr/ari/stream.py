@@ -86,8 +86,10 @@ class EventStream:
             # Replaced: another controller owns the app now; don't fight it at full speed.
             delay = self.config.backoff_max if replaced else self.backoff.next_delay()
             log.warning("ARI events: %s; reconnecting in %.2fs", reason, delay)
+            # asyncio.timeout: wait_for (3.11) can swallow a cancel arriving as it ends.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._stop.wait()
 
     async def _connect_once(self) -> tuple[str, bool]:
         params = {"app": self.config.app, "subscribeAll": "false"}

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from ivr.menus.source import SourceError, line_of, load
 
@@ -95,17 +95,20 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _address(address: str) -> str:
+    if "@" not in address or " " in address.strip():
+        raise ValueError(f"not an e-mail address: {address!r}")
+    return address
+
+
+# Checked one by one, so an error names the address's own line (departments.x.email.1).
+EmailAddress = Annotated[str, AfterValidator(_address)]
+
+
 class _Department(_Model):
     title: str = ""
-    email: list[str] = Field(default_factory=list)
+    email: list[EmailAddress] = Field(default_factory=list)
     inapp: list[str] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _addresses(self) -> _Department:
-        for address in self.email:
-            if "@" not in address or " " in address.strip():
-                raise ValueError(f"not an e-mail address: {address!r}")
-        return self
 
 
 class _When(_Model):
@@ -166,6 +169,7 @@ def parse_rules(text: str, source: Path | None = None) -> TicketRules:
     except ValidationError as exc:
         err = exc.errors()[0]
         problem = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        problem = problem.removeprefix("Value error, ")
         raise fail(tuple(err["loc"]), problem) from None
 
     names: set[str] = set()

@@ -48,6 +48,7 @@ class QueueConfig:
     callback_after: int | None = None  # s of waiting before callback is offered; None = off
     misses_before_away: int = 3  # ring-no-answers in a row before the agent is set away
     external_first: bool = True  # external callers ahead of internal ones (domain.md §6)
+    record: bool = False  # record the conversation once an agent is bridged (ARI bridge record)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class _Settings(BaseModel):
     callback_after: Seconds | None = None
     misses_before_away: Seconds | None = None
     external_first: StrictBool | None = None
+    record: StrictBool | None = None
 
 
 class _Queue(_Settings):

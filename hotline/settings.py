@@ -219,6 +219,8 @@ class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     secret_key: str = ""
+    # Roles allowed to hear call recordings (domain.md §7); every playback is audited.
+    recording_roles: tuple[Literal["agent", "lead", "admin"], ...] = ("lead", "admin")
 
 
 class Settings(_Section):

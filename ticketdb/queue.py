@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from ticketdb import worklist
 from ticketdb.callbacks import request_callback
 from ticketdb.models import Call, CallbackRequest, QueueEntry
 from ticketdb.sql import insert, transaction
+from tickets.callback_plan import CallbackRules
 
 # Entries still waiting for an agent (an offered one may come back to waiting).
 QUEUED = ("waiting", "offered", "callback", "dialing")
@@ -166,6 +168,14 @@ def queued(s: Session, *, live_nodes: Collection[str], now: datetime) -> list[Qu
     return list(s.scalars(stmt))
 
 
+def is_pinned(entry: QueueEntry) -> bool:
+    """A callback entry for one agent only: a worklist dial, or a queue callback an
+    agent clicked to dial (decision 0013). The distributor gives it to no one else."""
+    return entry.status == "callback" and (
+        entry.agent_id is not None or worklist.is_dial_entry(entry)
+    )
+
+
 # --- queue callbacks -----------------------------------------------------------------------
 
 
@@ -269,14 +279,17 @@ def record_callback_attempt(
     now: datetime,
     retry_after: timedelta,
     max_attempts: int,
+    rules: CallbackRules | None = None,
 ) -> CallbackOutcome:
     """Record one attempt of a queue callback; commits.
 
     ``answered`` completes the request and removes the entry. ``agent_unavailable`` (no
-    agent picked up) doesn't count as an attempt on the customer: the entry simply waits
-    again. Any other outcome (no answer, busy, failed) counts; the entry waits until
+    agent picked up) and ``quiet_hours`` (quiet hours began before the customer was
+    dialled) don't count as attempts on the customer: the entry simply waits again. Any
+    other outcome (no answer, busy, failed) counts; the entry waits until
     ``now + retry_after`` — another time slot — or, out of attempts, the request is
-    closed as ``unreached``.
+    closed as ``unreached``. A worklist dial is recorded by the worklist's own rules
+    (``ticketdb.worklist.apply_dial_outcome``, with ``rules``).
     """
     with transaction(s):
         entry = s.get(QueueEntry, entry_id, populate_existing=True)
@@ -284,26 +297,58 @@ def record_callback_attempt(
             return CallbackOutcome(True, 0)
         request = s.get(CallbackRequest, entry.callback_id, populate_existing=True)
         assert request is not None
-        counts = outcome != "agent_unavailable"
-        attempts = request.attempts + (1 if counts else 0)
-        request.history = [
-            *request.history,
-            {"t": now.isoformat(), "outcome": outcome, "agent": agent, "channel": channel},
-        ]
-        request.attempts = attempts
-        request.last_attempt_at = now
+        if not worklist.is_dial_entry(entry):
+            return _queue_callback_attempt(
+                s, entry, request, outcome, agent, channel, now, retry_after, max_attempts
+            )
+        closed = worklist.apply_dial_outcome(
+            s,
+            entry,
+            request,
+            outcome=outcome,
+            agent=agent,
+            channel=channel,
+            now=now,
+            rules=rules or CallbackRules((), UTC, max_attempts),
+        )
+        request_id, attempts = request.id, request.attempts
+    if closed:  # unreachable: a complaint's ticket records that too
+        worklist.close_ticket(s, request_id, agent or "system", now)
+    return CallbackOutcome(closed, attempts)
+
+
+def _queue_callback_attempt(
+    s: Session,
+    entry: QueueEntry,
+    request: CallbackRequest,
+    outcome: str,
+    agent: str | None,
+    channel: str | None,
+    now: datetime,
+    retry_after: timedelta,
+    max_attempts: int,
+) -> CallbackOutcome:
+    """A queue callback's attempt, inside the caller's transaction."""
+    counts = outcome not in worklist.NOT_ATTEMPTS
+    attempts = request.attempts + (1 if counts else 0)
+    request.history = [
+        *request.history,
+        {"t": now.isoformat(), "outcome": outcome, "agent": agent, "channel": channel},
+    ]
+    request.attempts = attempts
+    request.last_attempt_at = now
+    if counts:
+        request.outcome = outcome
+    finished = outcome == "answered" or attempts >= max_attempts
+    if finished:
+        request.status = "done" if outcome == "answered" else "unreached"
+        request.completed_at = now
+        s.delete(entry)
+    else:
+        entry.status = "callback"
+        entry.agent_id = None
+        entry.dialing_node = None
+        entry.updated_at = now
         if counts:
-            request.outcome = outcome
-        finished = outcome == "answered" or attempts >= max_attempts
-        if finished:
-            request.status = "done" if outcome == "answered" else "unreached"
-            request.completed_at = now
-            s.delete(entry)
-        else:
-            entry.status = "callback"
-            entry.agent_id = None
-            entry.dialing_node = None
-            entry.updated_at = now
-            if counts:
-                entry.not_before = now + retry_after
+            entry.not_before = now + retry_after
     return CallbackOutcome(finished, attempts)

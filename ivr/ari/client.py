@@ -160,6 +160,28 @@ class AriClient:
                 f"{type(exc).__name__}: {exc}".rstrip(": "), method=method, path=path
             ) from exc
 
+    async def request_bytes(self, method: str, path: str, timeout: float | None = None) -> bytes:
+        """One REST request whose answer is a file (``binary``), returned whole."""
+        self.requests += 1
+        url = self.config.base + path
+        kwargs: dict[str, Any] = {}
+        if timeout is not None:
+            kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout)
+        try:
+            async with self.session.request(method, url, **kwargs) as resp:
+                if resp.status >= 400:
+                    self.failures += 1
+                    text = await resp.text()
+                    raise errors.error_for_status(
+                        resp.status, _message(text, resp.reason), method=method, path=path
+                    )
+                return await resp.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            self.failures += 1
+            raise errors.AriConnectionError(
+                f"{type(exc).__name__}: {exc}".rstrip(": "), method=method, path=path
+            ) from exc
+
 
 def _message(text: str, reason: str | None) -> str:
     try:
@@ -360,10 +382,27 @@ class Recordings(_Resource):
         return LiveRecording.from_json(data)
 
     async def stop_live(self, name: str) -> None:
+        """Stop a live recording and store it (RecordingFinished follows)."""
         await self._c.request("POST", f"/recordings/live/{_p(name)}/stop")
+
+    async def cancel_live(self, name: str) -> None:
+        """Stop a live recording and discard it."""
+        await self._c.request("DELETE", f"/recordings/live/{_p(name)}")
 
     async def list_stored(self) -> builtins.list[dict[str, Any]]:
         return list(await self._c.request("GET", "/recordings/stored"))
+
+    async def get_stored(self, name: str) -> dict[str, Any]:
+        return dict(await self._c.request("GET", f"/recordings/stored/{_p(name)}"))
+
+    async def get_stored_file(self, name: str, timeout: float | None = None) -> bytes:
+        """The stored recording's file (a WAV for format wav); ``timeout`` for long ones."""
+        return await self._c.request_bytes(
+            "GET", f"/recordings/stored/{_p(name)}/file", timeout=timeout
+        )
+
+    async def delete_stored(self, name: str) -> None:
+        await self._c.request("DELETE", f"/recordings/stored/{_p(name)}")
 
 
 class Asterisk(_Resource):

@@ -168,6 +168,31 @@ class DestroyBridge:
     bridge_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class StartRecording:
+    """Record the mixed audio of ``bridge_id`` as the ARI recording ``name`` (wav, and
+    never over an existing one). Part ``part`` of the call's recordings, which began at
+    ``call_started_at`` (the stored file's date). A failure is reported as CommandFailed
+    and already written down as a failed recording by the executor."""
+
+    bridge_id: str
+    name: str
+    call_started_at: datetime
+    part: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SaveRecording:
+    """The recording ``name`` ended, or ends with the bridge now being destroyed: fetch it
+    from Asterisk into the calls directory and record it (in the background; the call
+    does not wait). ``error`` set: it failed in Asterisk, only that is recorded."""
+
+    name: str
+    call_started_at: datetime
+    part: int = 1
+    error: str | None = None
+
+
 # --- the queue: the global queue and the seats (carried out by the queue manager) -------
 
 
@@ -264,6 +289,7 @@ AriCommand = Answer | Play | StopPlayback | Hangup | SetLanguage | ContinueInDia
 LegCommand = (
     StartMoh | StopMoh | Originate | HangupLeg | CreateBridge | Bridge | Unbridge | DestroyBridge
 )
+RecordingCommand = StartRecording | SaveRecording
 QueueCommand = (
     Enqueue
     | QueueMark
@@ -278,4 +304,12 @@ QueueCommand = (
 )
 TimerCommand = StartTimer | CancelTimer
 RecordCommand = RecordStart | RecordAnswer | RecordUpdate | RecordEnd | RequestCallback
-Command = AriCommand | LegCommand | QueueCommand | TimerCommand | RecordCommand | Finished
+Command = (
+    AriCommand
+    | LegCommand
+    | RecordingCommand
+    | QueueCommand
+    | TimerCommand
+    | RecordCommand
+    | Finished
+)

@@ -132,6 +132,10 @@ class CallFlow:
     def caller_name(self) -> str:
         return self.state.caller_name
 
+    @property
+    def call_started_at(self) -> datetime:
+        return self.state.created_at or self.now
+
     def hand_over(self, name: str, request: Mapping[str, object]) -> bool:
         """Continue the call in another service (``request`` tells it why and where);
         False when this call has no such service."""

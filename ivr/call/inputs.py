@@ -208,6 +208,17 @@ class ControlRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordingEnded:
+    """A recording of this call's bridge stopped (RecordingFinished/RecordingFailed):
+    ``ok`` False when it failed or was discarded, with Asterisk's ``cause``."""
+
+    at: datetime
+    name: str
+    ok: bool = True
+    cause: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class DialStart:
     """A queue callback's attempt begins (``ivr.queue.callback``)."""
 
@@ -225,6 +236,7 @@ QueueInput = (
     | CallbackBooked
     | ControlRequested
     | DialStart
+    | RecordingEnded
 )
 
 Input = (

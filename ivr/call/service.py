@@ -42,6 +42,11 @@ class ServiceContext(Protocol):
     @property
     def caller_name(self) -> str: ...
 
+    @property
+    def call_started_at(self) -> datetime:
+        """When the caller's channel was created (the call record's start)."""
+        ...
+
     def hand_over(self, name: str, request: Mapping[str, object]) -> bool:
         """Continue in the service ``name`` (it gets ``enter(ctx, request)``); False when
         the call has no such service."""

@@ -11,7 +11,20 @@ names the attempt (``cb<entry>-<n>``) and its legs hang off that key.
     agent_unavailable          not reached: agent to wrap-up; retried in another time slot
 
 Each attempt is recorded on the callback request; the customer's call gets its own call
-record, linked to the request (and through it to the original call).
+record, linked to the request (and through it to the original call). An agent's click on
+a worklist item runs the same flow for that agent (decision 0013). The customer's leg
+shows ``caller_id``, and is never started from ``quiet_from`` on: an agent answering
+after quiet hours began is released and the callback waits (``quiet_hours``, not an
+attempt).
+
+With ``job.record`` the conversation is recorded like an inbound queue call's: the bridge
+from the moment the customer joins the agent (``StartRecording``) until it is destroyed
+(``SaveRecording``; a recording Asterisk ends early is saved then, and the rest recorded
+as the next part). The file is named after the attempt's key, so the stored recording
+links to the callback's own call record. ``record`` is the queue's ``record`` setting —
+the caller's queue for a queue callback, the queue named ``worklist`` in the queues file
+for a worklist dial (off when there is none); the distributor decides it. Recording
+trouble never changes the call.
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ from datetime import datetime
 
 from ivr.call import commands as cmd
 from ivr.call import inputs as inp
+from ivr.queue.service import MAX_RECORDING_PARTS
 
 T_AGENT_RING = "callback.agent_ring"
 T_CUSTOMER_RING = "callback.customer_ring"
@@ -44,6 +58,12 @@ class CallbackJob:
     customer_ring_timeout: int
     wrap_up_seconds: int
     misses_before_away: int = 3
+    # What the customer sees calling (settings.callbacks.caller_id); "" for the trunk's.
+    caller_id: str = ""
+    # Quiet hours begin here: a customer is never dialled from then on (decision 0013).
+    quiet_from: datetime | None = None
+    # Record the conversation (the queue's ``record``; see the module docstring).
+    record: bool = False
 
 
 @dataclass
@@ -65,6 +85,9 @@ class CallbackFlow:
         self._timers: dict[str, int] = {}
         self._seq = 0
         self._out: list[cmd.Command] = []
+        self._started_at: datetime | None = None  # the call record's start (the file's date)
+        self._recording: str | None = None  # the ARI name of the recording running now
+        self._recording_part = 0
 
     @property
     def last_playback_id(self) -> str | None:
@@ -106,6 +129,11 @@ class CallbackFlow:
             )
         elif isinstance(event, inp.Left):
             self._out = self.close(event.at)
+        elif isinstance(event, inp.RecordingEnded):
+            self._recording_ended(event)
+        elif isinstance(event, inp.CommandFailed) and event.command == "StartRecording":
+            # The executor has written the failed recording down; the call goes on as is.
+            self._recording = None
         elif isinstance(event, inp.CommandFailed) and event.command == "Originate":
             # Either phone can't be dialled: treat it as that leg ringing out.
             leg = self.customer_leg if self._agent_answered else self.agent_leg
@@ -126,7 +154,18 @@ class CallbackFlow:
         job = self.job
         if leg == self.agent_leg and self.state.phase == "agent_ringing":
             self._cancel(T_AGENT_RING)
+            if job.quiet_from is not None and at >= job.quiet_from:
+                # The agent answered as quiet hours began: the customer is not dialled;
+                # the seat is released unbooked and the callback waits (not an attempt).
+                self._out.append(cmd.HangupLeg(self.agent_leg))
+                self._out.append(cmd.SeatNoAnswer(job.agent_id, missed=False))
+                self._out.append(
+                    cmd.CallbackResult(job.entry_id, "quiet_hours", job.staff_number, None)
+                )
+                self._finish("quiet_hours", record=False, at=at)
+                return
             self._agent_answered = True
+            self._started_at = at
             self.state.phase = "customer_ringing"
             self._out.append(cmd.SeatAnswered(job.agent_id))
             self._out.append(cmd.Bridge(self.bridge, (self.agent_leg,)))
@@ -146,7 +185,10 @@ class CallbackFlow:
             )
             self._out.append(
                 cmd.Originate(
-                    self.customer_leg, job.customer_endpoint, timeout=job.customer_ring_timeout + 10
+                    self.customer_leg,
+                    job.customer_endpoint,
+                    timeout=job.customer_ring_timeout + 10,
+                    caller_id=job.caller_id,
                 )
             )
             self._timer(T_CUSTOMER_RING, job.customer_ring_timeout)
@@ -155,6 +197,7 @@ class CallbackFlow:
             self._customer_answered = True
             self.state.phase = "connected"
             self._out.append(cmd.Bridge(self.bridge, (self.customer_leg,)))
+            self._start_recording()  # as soon as they talk
             self._out.append(cmd.RecordAnswer(at))
             self._out.append(cmd.RecordUpdate({"agent_answered_at": at, "wait_seconds": 0.0}))
             self._out.append(
@@ -206,6 +249,7 @@ class CallbackFlow:
         for name in list(self._timers):
             self._cancel(name)
         self._out.append(cmd.DestroyBridge(self.bridge))
+        self._save_recording(None)  # it ended with the bridge
         if record:
             self._out.append(
                 cmd.RecordEnd(
@@ -219,6 +263,35 @@ class CallbackFlow:
         self.state.end_reason = f"callback_{reason}"
         self.state.phase = "ended"
         self._out.append(cmd.Finished())
+
+    # -- recording the conversation -------------------------------------------------------
+
+    def _start_recording(self) -> None:
+        if not self.job.record or self._recording is not None or self._started_at is None:
+            return
+        if self._recording_part >= MAX_RECORDING_PARTS:
+            return
+        self._recording_part += 1
+        suffix = f"-{self._recording_part}" if self._recording_part > 1 else ""
+        self._recording = f"call-{self.key}{suffix}"
+        self._out.append(
+            cmd.StartRecording(self.bridge, self._recording, self._started_at, self._recording_part)
+        )
+
+    def _save_recording(self, error: str | None) -> None:
+        if self._recording is None or self._started_at is None:
+            return
+        self._out.append(
+            cmd.SaveRecording(self._recording, self._started_at, self._recording_part, error)
+        )
+        self._recording = None
+
+    def _recording_ended(self, event: inp.RecordingEnded) -> None:
+        if event.name != self._recording:
+            return  # one already saved
+        self._save_recording(None if event.ok else (event.cause or "recording failed"))
+        if event.ok and self.state.phase == "connected":
+            self._start_recording()  # Asterisk ended it mid-conversation: record the rest
 
     def close(self, at: datetime) -> list[cmd.Command]:
         """The controller is shutting the attempt down (e.g. a leg vanished unobserved)."""

@@ -20,6 +20,12 @@ Whatever way the call ends, ``close`` releases what it holds: the agent's ringin
 (not counted as a miss), the agent's seat (to wrap-up), the bridge and the queue place;
 a caller who hangs up before an agent answered is recorded as ``abandoned`` with the
 wait time.
+
+In a queue with ``record`` on, the bridge is recorded from the moment an agent answers
+(``StartRecording``) until it is destroyed or Asterisk ends the recording (the bridge
+emptied, e.g. a transfer back to a queue); each ending asks for ``SaveRecording``. A
+later agent of the same call starts the next part. Recording trouble never changes what
+the caller hears.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ T_CONSULT_RING = "queue.consult_ring"
 CHOICE_SECONDS = 8.0
 # Causes of an unanswered leg that are the agent's doing (rang out, busy, refused).
 MISSED_CAUSES = frozenset({17, 18, 19, 21})
+# Parts of one call's recording; a bound so a recording that keeps ending cannot loop.
+MAX_RECORDING_PARTS = 10
 WAITING_MODES = ("waiting", "announcing", "cb_confirm")
 # The record's end reason for a caller the queue could not take.
 REFUSAL_REASONS = {"full": "queue_full", "timeout": "queue_timeout", "no_agents": "no_agents"}
@@ -101,6 +109,8 @@ class QueueState:
     closed: bool = False
     transfer_context: str = "hotline-transfer"
     legs: list[dict[str, Any]] = field(default_factory=list)
+    recording: str | None = None  # the ARI name of the bridge recording running now
+    recording_part: int = 0
 
 
 @dataclass(frozen=True)
@@ -184,6 +194,8 @@ class QueueService:
                 self._after_playback(ctx)
         elif isinstance(event, inp.TimerFired):
             self._on_timer(ctx, event)
+        elif isinstance(event, inp.RecordingEnded):
+            self._on_recording_ended(ctx, event)
 
     def resume(self, ctx: ServiceContext) -> None:
         """After a controller restart: a call still waiting takes its place again (the
@@ -255,9 +267,7 @@ class QueueService:
                 self._agent_call_ended(ctx)
             else:
                 self._drop_offer(ctx, missed=False)
-        if s.bridge is not None:
-            ctx.emit(cmd.DestroyBridge(s.bridge))
-            s.bridge = None
+        self._destroy_bridge(ctx)
         if s.mode not in ("booked", "booking") and s.entry_id is not None:
             ctx.emit(cmd.QueueLeave())
         if s.mode == "booking":
@@ -270,6 +280,11 @@ class QueueService:
 
     def command_failed(self, ctx: ServiceContext, event: inp.CommandFailed) -> bool:
         s = self.s
+        if event.command == "StartRecording":
+            # The executor has written the failed recording down; the call goes on as is.
+            self._log(ctx, "recording_failed", name=s.recording, reason=event.reason)
+            s.recording = None
+            return True
         if event.command == "Originate":
             # The agent's (or consult target's) phone cannot be dialled: like ringing out.
             if s.consult is not None and not s.consult.get("answered"):
@@ -611,9 +626,12 @@ class QueueService:
         s.bridge = s.bridge or f"{ctx.channel_id}~b"
         ctx.emit(cmd.Bridge(s.bridge, (ctx.channel_id, s.leg)))  # first: they talk at once
         self._moh_off(ctx)
+        recording = self._start_recording(ctx)  # as soon as they talk
         ctx.emit(cmd.SeatAnswered(s.agent["id"]))
         ctx.emit(cmd.QueueMark("connected"))
         self._log(ctx, "answered", agent=s.agent["staff"], waited=round(self._waited(ctx), 1))
+        if recording:
+            self._log(ctx, "recording", name=s.recording)
         ctx.save()
 
     def _on_leg_ended(self, ctx: ServiceContext, event: inp.LegEnded) -> None:
@@ -635,14 +653,57 @@ class QueueService:
         # The agent (or the external party of a completed transfer) hung up.
         self._log(ctx, "agent_hangup")
         self._agent_call_ended(ctx, hang_up=False)
-        if s.bridge is not None:
-            ctx.emit(cmd.DestroyBridge(s.bridge))
-            s.bridge = None
+        self._destroy_bridge(ctx)
         if s.entry_id is not None:
             ctx.emit(cmd.QueueLeave())
             s.entry_id = None
         s.mode = "leaving"
         ctx.end_call("completed", self._prompt(ctx, "goodbye"))
+
+    def _destroy_bridge(self, ctx: ServiceContext) -> None:
+        """Destroy the call's bridge; its recording ends with it and is saved."""
+        s = self.s
+        if s.bridge is None:
+            return
+        ctx.emit(cmd.DestroyBridge(s.bridge))
+        s.bridge = None
+        self._save_recording(ctx, None)
+
+    # -- recording the conversation -------------------------------------------------------
+
+    def _start_recording(self, ctx: ServiceContext) -> bool:
+        """Record the bridge (just joined by caller and agent) if the queue says so; True
+        when a recording was asked for (the caller logs it)."""
+        s = self.s
+        cfg = self._config()
+        if cfg is None or not cfg.record or s.recording is not None or s.bridge is None:
+            return False
+        if s.recording_part >= MAX_RECORDING_PARTS:
+            return False
+        s.recording_part += 1
+        suffix = f"-{s.recording_part}" if s.recording_part > 1 else ""
+        s.recording = f"call-{ctx.channel_id}{suffix}"
+        ctx.emit(cmd.StartRecording(s.bridge, s.recording, ctx.call_started_at, s.recording_part))
+        return True
+
+    def _save_recording(self, ctx: ServiceContext, error: str | None) -> None:
+        s = self.s
+        if s.recording is None:
+            return
+        ctx.emit(cmd.SaveRecording(s.recording, ctx.call_started_at, s.recording_part, error))
+        s.recording = None
+
+    def _on_recording_ended(self, ctx: ServiceContext, event: inp.RecordingEnded) -> None:
+        s = self.s
+        if event.name != s.recording:
+            return  # one we already saved (the bridge was destroyed)
+        self._save_recording(ctx, None if event.ok else (event.cause or "recording failed"))
+        if event.ok and s.mode == "connected":
+            # Asterisk ended it while a conversation goes on (the bridge was empty for a
+            # moment just as the next agent joined): record the rest as the next part.
+            if self._start_recording(ctx):
+                self._log(ctx, "recording", name=s.recording)
+        ctx.save()
 
     def _drop_offer(self, ctx: ServiceContext, *, missed: bool, hang_up: bool = True) -> None:
         s = self.s
@@ -775,9 +836,7 @@ class QueueService:
             ctx.emit(cmd.ClaimAgent(target, self._ring_timeout()))
         elif to == "number":
             self._agent_call_ended(ctx)
-            if s.bridge is not None:
-                ctx.emit(cmd.DestroyBridge(s.bridge))
-                s.bridge = None
+            self._destroy_bridge(ctx)
             if s.entry_id is not None:
                 ctx.emit(cmd.QueueLeave())
                 s.entry_id = None

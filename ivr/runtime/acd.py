@@ -53,6 +53,7 @@ from ticketdb import queue as entries
 from ticketdb.models import Agent, Call, CallControl, QueueEntry, SeatStateChange
 from ticketdb.roster import read_roster
 from ticketdb.seats import list_seats
+from tickets.callback_plan import CallbackRules
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class QueueManager:
         shifts: ShiftConfig | None,
         settings: AcdSettings,
         clock: Callable[[], datetime],
+        rules: CallbackRules | None = None,
     ) -> None:
         self.sessions = sessions
         self.node = node
@@ -111,6 +113,8 @@ class QueueManager:
         self.shifts = shifts
         self.settings = settings
         self.clock = clock
+        # Callbacks' quiet hours and caller ID (decision 0013); None: no quiet hours.
+        self.rules = rules
         # Set by the controller: hand an input to a call (False: no such call), whether
         # this node runs a call now, and start a queue callback's flow.
         self.deliver: Callable[[str, inp.Input], bool] = lambda key, item: False
@@ -265,6 +269,7 @@ class QueueManager:
                     now=now,
                     retry_after=timedelta(minutes=self.settings.callback_retry_minutes),
                     max_attempts=self.settings.callback_max_attempts,
+                    rules=self.rules,
                 )
         return None
 
@@ -377,8 +382,12 @@ class QueueManager:
                 # The caller left while the agent was being claimed: give the agent back.
                 await self._in_thread(self._release, [o.agent_id for o in undelivered])
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancel that arrives as the wait ends, and a cancelled manager then runs on
+            # (a node's stop would hang on it).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+                async with asyncio.timeout(self.settings.poll_interval):
+                    await self._wake.wait()
 
     def _send_now(self, out: _PassResult, key: str, offer: inp.AgentOffered) -> None:
         """Hand an offer to its call from the pass's worker thread, straight away."""
@@ -545,6 +554,19 @@ class QueueManager:
     def _distribute(self, s: Session, out: _PassResult, now: datetime) -> None:
         live = self._live(s, now)
         waiting = entries.queued(s, live_nodes=live, now=now)
+        if self.rules is not None and self.rules.is_quiet(now):
+            # Quiet hours: no customer is dialled; callbacks wait for their end.
+            waiting = [e for e in waiting if e.status != "callback"]
+        pinned = [e for e in waiting if entries.is_pinned(e)]
+        if pinned:
+            # Dials an agent asked for go first, to that agent only (decision 0013).
+            waiting = [e for e in waiting if not entries.is_pinned(e)]
+            for entry in pinned:
+                if entry.node != self.node and entry.node in live:
+                    continue  # its own node serves it
+                job = self._take_callback(s, entry, entry.agent_id, now)
+                if job is not None:
+                    out.callbacks.append(job)
         if not waiting:
             return
         by_id = {_call_id(e): e for e in waiting}
@@ -591,7 +613,7 @@ class QueueManager:
         self._tell_positions(s, out, calls, by_id, offered, now)
 
     def _take_callback(
-        self, s: Session, entry: QueueEntry, agent_id: int, now: datetime
+        self, s: Session, entry: QueueEntry, agent_id: int | None, now: datetime
     ) -> tuple[str, CallbackJob] | None:
         from ticketdb.models import CallbackRequest
 
@@ -600,10 +622,21 @@ class QueueManager:
         request = s.get(CallbackRequest, entry.callback_id)
         if request is None:
             return None
+        if agent_id is None:
+            # A worklist dial whose node died mid-dial lost its pin: its agent is the owner.
+            agent_id = request.assigned_to
+            if agent_id is None:
+                return None
+        quiet_from = None
+        if self.rules is not None:
+            if self.rules.is_quiet(self.clock()):
+                return None  # checked again at the moment of dialling
+            quiet_from = self.rules.quiet_from(self.clock())
         key = f"cb{entry.id}-{request.attempts + 1}-{int(now.timestamp())}"
         rung = offers.ring(s, agent_id=agent_id, node=self.node, channel_id=key, now=self.clock())
         if rung is None:
-            self.stats.lost_claims += 1
+            if not entries.is_pinned(entry):  # a pinned dial just waits for its agent
+                self.stats.lost_claims += 1
             return None
         if not entries.start_callback(
             s, entry_id=entry.id, agent_id=agent_id, node=self.node, now=now
@@ -612,7 +645,9 @@ class QueueManager:
                 s, agent_id=agent_id, node=self.node, now=now, missed=False, misses_before_away=1
             )
             return None
-        cfg = self.catalog.config(entry.queue)
+        # A worklist dial is in no queue of the catalog (unless the queues file names one
+        # "worklist"): the shipped queue timings apply, and it is not recorded.
+        cfg = self.config(entry.queue) or QueueConfig(entry.queue)
         job = CallbackJob(
             entry_id=entry.id,
             callback_id=request.id,
@@ -628,6 +663,9 @@ class QueueManager:
             customer_ring_timeout=self.settings.callback_ring_timeout,
             wrap_up_seconds=cfg.wrap_up_seconds,
             misses_before_away=cfg.misses_before_away,
+            caller_id=self.rules.caller_id if self.rules is not None else "",
+            quiet_from=quiet_from,
+            record=cfg.record,
         )
         return key, job
 

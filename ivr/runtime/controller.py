@@ -119,7 +119,8 @@ class Controller:
     # -- event routing (called by the event reader; must never block) ----------------
 
     def on_event(self, event: ev.Event) -> None:
-        key = event.channel_id
+        # A bridge recording names the bridge, and a call's bridge is ``<call>~b``.
+        key = event.channel_id or translate.bridge_of(event)
         if key is None:
             self.stats.events_ignored += 1
             return
@@ -143,6 +144,11 @@ class Controller:
 
     async def _handle_item(self, key: str, item: object) -> None:
         session = self.sessions.get(key)
+        if isinstance(item, ev.RecordingEvent) and item.channel_id is None:
+            ended = translate.recording_input(item)
+            if session is not None and ended is not None:
+                await session.feed(ended)
+            return
         if isinstance(item, ev.Event) and item.channel_id != key:
             if session is not None:
                 leg_input = translate.leg_input(item)
@@ -357,3 +363,5 @@ class Controller:
 
     async def drain(self, timeout: float = 10.0) -> None:
         await self.dispatcher.drain(timeout)
+        # Recordings being fetched from Asterisk: finish them while the client is open.
+        await self.executor.drain(timeout)

@@ -6,7 +6,8 @@ is handed back to the flow as ``CommandFailed``. 404/409 on a channel mean the c
 is gone or has left Stasis: reported at once with ``gone=True``.
 
 Record commands never wait for the database: they go to the ``RecordWriter`` queue,
-which applies them in order and retries through outages.
+which applies them in order and retries through outages. Recordings are saved by a
+``RecordingBackend`` (``hotline.recordings.RecordingStore``) in the background.
 """
 
 from __future__ import annotations
@@ -40,6 +41,20 @@ class QueueBackend(Protocol):
     async def execute(self, channel_id: str, command: cmd.QueueCommand) -> inp.Input | None: ...
 
 
+class RecordingBackend(Protocol):
+    """Keeps call recordings: rows for started/failed ones, files for finished ones."""
+
+    def started(self, channel_id: str, command: cmd.StartRecording, at: datetime) -> None: ...
+
+    def start_failed(
+        self, channel_id: str, command: cmd.StartRecording, at: datetime, error: str
+    ) -> None: ...
+
+    def save(self, channel_id: str, command: cmd.SaveRecording) -> None: ...
+
+    async def drain(self, timeout: float) -> None: ...
+
+
 class CommandExecutor:
     def __init__(
         self,
@@ -50,7 +65,9 @@ class CommandExecutor:
         retry_delays: tuple[float, ...] = (0.05, 0.2, 0.5),
         app: str = "hotline",
         queues: QueueBackend | None = None,
+        recordings: RecordingBackend | None = None,
     ) -> None:
+        self.recordings = recordings
         self.app = app
         self.queues = queues
         self.client = client
@@ -91,6 +108,12 @@ class CommandExecutor:
                     self.clock(), type(command).__name__, "no queue engine", gone=False
                 )
             return await self.queues.execute(channel_id, command)
+        if isinstance(command, cmd.StartRecording):
+            return await self._start_recording(channel_id, command)
+        if isinstance(command, cmd.SaveRecording):
+            if self.recordings is not None:
+                self.recordings.save(channel_id, command)
+            return None
         if isinstance(command, cmd.HangupLeg | cmd.DestroyBridge):
             try:
                 if isinstance(command, cmd.HangupLeg):
@@ -172,6 +195,35 @@ class CommandExecutor:
             self.ari_failures += 1
             log.warning("call %s: %s failed: %s", channel_id, type(command).__name__, exc)
             return inp.CommandFailed(self.clock(), type(command).__name__, str(exc), gone=False)
+
+    async def _start_recording(
+        self, channel_id: str, command: cmd.StartRecording
+    ) -> inp.Input | None:
+        """Start the bridge recording. Any refusal (404/409 included: a name already taken
+        is not a channel gone) is the recording's failure only, never the call's."""
+        at = self.clock()
+        if self.recordings is None:
+            # Nowhere to keep it: better not to record than to fill Asterisk's spool.
+            return inp.CommandFailed(at, "StartRecording", "no recording store", gone=False)
+        try:
+            await self._ari(
+                self.client.bridges.record,
+                command.bridge_id,
+                command.name,
+                format="wav",
+                if_exists="fail",
+            )
+        except ari_errors.AriError as exc:
+            log.warning("call %s: recording %s did not start: %s", channel_id, command.name, exc)
+            self.recordings.start_failed(channel_id, command, at, str(exc))
+            return inp.CommandFailed(self.clock(), "StartRecording", str(exc), gone=False)
+        self.recordings.started(channel_id, command, at)
+        return None
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Let recordings being saved finish (they need the ARI client still open)."""
+        if self.recordings is not None:
+            await self.recordings.drain(timeout)
 
     async def _bridge(self, command: cmd.Bridge) -> None:
         # The bridge was made while the agent rang (CreateBridge): joining it is then one

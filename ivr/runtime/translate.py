@@ -54,3 +54,24 @@ def leg_input(event: ev.Event) -> inp.Input | None:
     if isinstance(event, ev.ChannelDestroyed):
         return inp.LegEnded(event.timestamp, leg, event.cause)  # one that never answered
     return None
+
+
+def recording_input(event: ev.Event) -> inp.Input | None:
+    """RecordingFinished/RecordingFailed of a call's bridge recording; None otherwise.
+
+    Asterisk reports a discarded (``canceled``) recording as finished: no file, so it
+    counts as not ok, like a failure.
+    """
+    if isinstance(event, ev.RecordingFinished | ev.RecordingFailed):
+        rec = event.recording
+        ok = isinstance(event, ev.RecordingFinished) and rec.state == "done"
+        return inp.RecordingEnded(event.timestamp, rec.name, ok, rec.cause or rec.state)
+    return None
+
+
+def bridge_of(event: ev.Event) -> str | None:
+    """The bridge a recording event is about (``target_uri`` ``bridge:<id>``)."""
+    if isinstance(event, ev.RecordingEvent):
+        kind, _, ident = event.recording.target_uri.partition(":")
+        return ident if kind == "bridge" and ident else None
+    return None

@@ -1,8 +1,11 @@
 """The simulated Asterisk: channels, bridges, playbacks, recordings and their events.
 
 No HTTP here: ``server.py`` maps ARI requests onto these methods and ``SimError``s
-onto status codes. Everything takes real time on the event loop: a prompt plays for
-its file's duration, DTMF comes one digit at a time, a phone rings before it answers.
+onto status codes. A bridge recording is Asterisk's "lonely" Recorder channel: it ends
+(RecordingFinished) when the bridge is destroyed or its last channel leaves, and stores
+a real 8 kHz mono WAV as long as the time recorded. Everything takes real time on the
+event loop: a prompt plays for its file's duration, DTMF comes one digit at a time, a
+phone rings before it answers.
 
 Event delivery follows Asterisk: an application gets the events of the channels and
 bridges it is subscribed to (a channel in its Stasis app, one it originated, a bridge
@@ -24,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.ari.models import format_ari_time
-from ivr.simulator.media import MediaLibrary, write_wav
+from ivr.simulator.media import MediaLibrary, wav_duration, write_wav
 from ivr.simulator.model import (
     CAUSE_TEXT,
     REASON_CAUSE,
@@ -699,6 +702,10 @@ class SimEngine:
             bridge=br.to_json(),
             channel=ch.to_json(),
         )
+        if not br.channels and br.recording is not None:
+            # Asterisk's Recorder channel joins "lonely": it leaves (and the recording
+            # is done) once no other channel is left in the bridge.
+            self._finish_recording(br.recording, "done")
 
     def destroy_bridge(self, bridge_id: str) -> None:
         br = self.bridge(bridge_id)
@@ -719,29 +726,58 @@ class SimEngine:
         fmt: str,
         max_duration: float | None,
         if_exists: str,
+        max_silence: float | None = None,
+        terminate_on: str = "none",
     ) -> SimRecording:
+        """Start recording a channel or (the mixed audio of) a bridge, checked in the order
+        Asterisk's resource_channels.c / resource_bridges.c check."""
         target: Playable = (
             self.stasis_channel(target_id) if target_kind == "channel" else self.bridge(target_id)
         )
-        if not name or name.startswith("/") or ".." in name.split("/"):
-            raise SimError(400, "Invalid recording name")
         if fmt != "wav":
-            raise SimError(422, "Format not supported by the simulator (wav only)")
-        if name in self.live_recordings or target.recording is not None:
-            raise SimError(409, "Recording already in progress")
+            raise SimError(422, "specified format is unknown on this system (wav only here)")
+        if (max_duration or 0) < 0 or (max_silence or 0) < 0:
+            raise SimError(400, "maxDurationSeconds and maxSilenceSeconds must be ≥ 0")
+        if terminate_on not in ("none", "any", "*", "#"):
+            raise SimError(400, "terminateOn invalid")
+        if if_exists not in ("fail", "overwrite", "append"):
+            raise SimError(400, "ifExists invalid")
+        if not name or name.startswith("/") or ".." in name.split("/"):
+            raise SimError(400, "Recording name invalid")
+        if isinstance(target, SimChannel) and target.bridge_id in self.bridges:
+            if len(self.bridges[target.bridge_id].channels) > 1:
+                raise SimError(409, "Channel is currently bridged with other channels")
+        if name in self.live_recordings:
+            raise SimError(409, f"Recording '{name}' already exists and can not be overwritten")
+        if target.recording is not None:
+            # Asterisk could run a second Recorder; the simulator records one at a time.
+            raise SimError(409, f"{target_kind} is already being recorded (simulator limit)")
         path = self.recordings_dir / f"{name}.{fmt}"
         if path.exists() and if_exists == "fail":
-            raise SimError(409, "Recording with that name already exists")
-        rec = SimRecording(name, fmt, target_kind, target_id, path, self.now(), max_duration)
+            raise SimError(409, f"Recording '{name}' already exists and can not be overwritten")
+        rec = SimRecording(
+            name,
+            fmt,
+            target_kind,
+            target_id,
+            path,
+            self.now(),
+            max_duration or None,
+            max_silence=max_silence or None,
+            append=if_exists == "append",
+        )
         self.live_recordings[name] = rec
         target.recording = rec
         if max_duration:
             rec.timer = self.loop.call_later(max_duration, self._finish_recording, rec, "done")
-        self.loop.call_soon(
-            lambda: self.emit(
-                "RecordingStarted", self._rec_subscribers(rec), recording=rec.to_json()
-            )
-        )
+        empty_bridge = isinstance(target, SimBridge) and not target.channels
+
+        def started() -> None:
+            self.emit("RecordingStarted", self._rec_subscribers(rec), recording=rec.to_json())
+            if empty_bridge and target.recording is rec:
+                self._finish_recording(rec, "done")  # the lonely Recorder leaves at once
+
+        self.loop.call_soon(started)
         return rec
 
     def _rec_subscribers(self, rec: SimRecording) -> set[str]:
@@ -758,7 +794,10 @@ class SimEngine:
             rec.timer.cancel()
         elapsed = self.now() - rec.started_at
         if state == "done":
-            write_wav(rec.path, elapsed)
+            # The mixed audio is silence here; its length is the time recorded (plus,
+            # with ifExists=append, what the file held before).
+            before = wav_duration(rec.path) if rec.append and rec.path.is_file() else 0.0
+            write_wav(rec.path, before + elapsed)
         rec.state, rec.duration = state, round(elapsed)
         target: Playable | None = (
             self.channels.get(rec.target_id)

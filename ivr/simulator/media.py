@@ -96,8 +96,13 @@ def write_wav(path: Path, seconds: float, tone_hz: float = 0.0) -> int:
             data = b"".join(
                 struct.pack("<h", int(2000 * math.sin(i * step))) for i in range(frames)
             )
+            w.writeframes(data)
         else:
-            data = b"\x00\x00" * frames
-        w.writeframes(data)
+            # A second at a time: an hour-long call must not need its whole file in memory.
+            left = frames
+            while left > 0:
+                n = min(left, SAMPLE_RATE)
+                w.writeframesraw(b"\x00\x00" * n)
+                left -= n
     tmp.replace(path)
     return path.stat().st_size

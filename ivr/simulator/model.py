@@ -100,6 +100,8 @@ class SimRecording:
     path: Path
     started_at: float
     max_duration: float | None = None
+    max_silence: float | None = None
+    append: bool = False
     state: str = "recording"
     duration: int | None = None
     cause: str = ""
@@ -113,7 +115,10 @@ class SimRecording:
             "state": self.state,
         }
         if self.duration is not None:
-            data.update(duration=self.duration, talking_duration=0, silence_duration=0)
+            data["duration"] = self.duration
+            if self.max_silence:
+                # Only with silence detection (recordings.json); the audio is all silence.
+                data.update(talking_duration=0, silence_duration=self.duration)
         if self.cause:
             data["cause"] = self.cause
         return data

@@ -494,13 +494,16 @@ class AriSimulator:
     async def _record(self, request: web.Request) -> web.Response:
         kind = "channel" if "/channels/" in request.path else "bridge"
         max_d = _q_int(request, "maxDurationSeconds")
+        max_s = _q_int(request, "maxSilenceSeconds")
         rec = self.engine.record(
             kind,
             request.match_info["id"],
             _q(request, "name", required=True) or "",
             _q(request, "format", required=True) or "",
-            float(max_d) if max_d else None,
+            float(max_d) if max_d is not None else None,
             _q(request, "ifExists") or "fail",
+            max_silence=float(max_s) if max_s is not None else None,
+            terminate_on=_q(request, "terminateOn") or "none",
         )
         return web.json_response(rec.to_json(), status=201)
 

@@ -44,7 +44,16 @@ def make_settings(db_url: str, prompts_dir: Path, ari_url: str, **ari: Any) -> S
                 **ari,
             },
             "database": {"url": db_url},
-            "paths": {"prompts_dir": str(prompts_dir)},
+            # Recorded calls go next to the prompts, never into the checkout's recordings/.
+            "paths": {
+                "prompts_dir": str(prompts_dir),
+                "calls_dir": str(prompts_dir.parent / "calls"),
+            },
+            # Tests run at any hour: no quiet hours for callbacks unless a test sets them.
+            "callbacks": {"quiet_hours": []},
+            # Timed jobs (dispatch, SLA sweeps …) would race a test's own setup; the
+            # scheduler has its own tests.
+            "scheduler": {"enabled": False},
         }
     )
 

@@ -3,6 +3,7 @@ with a fixed clock."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -235,3 +236,96 @@ def test_customer_phone_that_cannot_be_dialled_ends_the_attempt_failed_over() ->
     assert cmd.HangupLeg(AGENT_LEG) in out
     assert one(out, cmd.CallbackResult).outcome == "no_answer"
     assert cmd.Finished() in out
+
+
+def test_the_customer_sees_the_configured_caller_id() -> None:
+    flow = CallbackFlow(KEY, replace(JOB, caller_id="4008001234"))
+    flow.handle(inp.DialStart(at(0)))
+    out = flow.handle(inp.LegAnswered(at(4), AGENT_LEG))
+    originate = one(out, cmd.Originate)
+    assert (originate.leg_id, originate.caller_id) == (CUSTOMER_LEG, "4008001234")
+
+
+def test_an_agent_answering_once_quiet_hours_began_does_not_dial_the_customer() -> None:
+    flow = CallbackFlow(KEY, replace(JOB, quiet_from=at(3)))
+    flow.handle(inp.DialStart(at(0)))
+    out = flow.handle(inp.LegAnswered(at(4), AGENT_LEG))
+    assert not of(out, cmd.Originate)
+    assert one(out, cmd.SeatNoAnswer) == cmd.SeatNoAnswer(5, missed=False)
+    assert one(out, cmd.CallbackResult).outcome == "quiet_hours"
+    assert not of(out, cmd.RecordStart)
+    assert flow.state.end_reason == "callback_quiet_hours"
+    # Answered before quiet hours: dialled as usual.
+    flow = CallbackFlow(KEY, replace(JOB, quiet_from=at(5)))
+    flow.handle(inp.DialStart(at(0)))
+    assert one(flow.handle(inp.LegAnswered(at(4), AGENT_LEG)), cmd.Originate).leg_id == CUSTOMER_LEG
+
+
+# -- recording the conversation (a queue with ``record`` on) ------------------------------
+
+RECORDED = replace(JOB, record=True)
+RECORDING = f"call-{KEY}"
+
+
+def recorded_connected() -> tuple[CallbackFlow, list[cmd.Command]]:
+    flow = CallbackFlow(KEY, RECORDED)
+    flow.handle(inp.DialStart(at(0)))
+    out = flow.handle(inp.LegAnswered(at(4), AGENT_LEG))
+    assert not of(out, cmd.StartRecording)  # the agent alone is not a conversation
+    return flow, flow.handle(inp.LegAnswered(at(12), CUSTOMER_LEG))
+
+
+def test_a_recorded_callback_records_from_the_customer_joining_until_the_bridge_goes() -> None:
+    flow, out = recorded_connected()
+    bridge = out.index(cmd.Bridge(BRIDGE, (CUSTOMER_LEG,)))
+    # Right after the customer joins; dated like the callback's own record (agent answer).
+    assert out[bridge + 1] == cmd.StartRecording(BRIDGE, RECORDING, at(4), 1)
+    out = flow.handle(inp.LegEnded(at(200), CUSTOMER_LEG, 16))
+    destroy = out.index(cmd.DestroyBridge(BRIDGE))
+    assert out[destroy + 1] == cmd.SaveRecording(RECORDING, at(4), 1, None)
+    assert out[-1] == cmd.Finished()
+    assert flow.handle(inp.RecordingEnded(at(200.1), RECORDING)) == []  # saved already
+
+
+def test_a_callback_of_a_queue_that_does_not_record_records_nothing() -> None:
+    flow = connected()
+    out = flow.handle(inp.LegEnded(at(200), CUSTOMER_LEG, 16))
+    assert not of(out, cmd.StartRecording) and not of(out, cmd.SaveRecording)
+
+
+def test_a_customer_never_reached_is_not_recorded() -> None:
+    flow = CallbackFlow(KEY, RECORDED)
+    flow.handle(inp.DialStart(at(0)))
+    first = flow.handle(inp.LegAnswered(at(4), AGENT_LEG))
+    out = first + flow.handle(inp.LegEnded(at(6), CUSTOMER_LEG, 17))
+    assert not of(out, cmd.StartRecording) and not of(out, cmd.SaveRecording)
+
+
+def test_a_recording_that_cannot_start_leaves_the_call_alone() -> None:
+    flow, _ = recorded_connected()
+    failed = inp.CommandFailed(at(12.1), "StartRecording", "409 conflict", gone=False)
+    assert flow.handle(failed) == []
+    assert flow.state.phase == "connected"
+    out = flow.handle(inp.LegEnded(at(200), CUSTOMER_LEG, 16))
+    assert not of(out, cmd.SaveRecording)  # nothing to save; the executor noted the failure
+    assert one(out, cmd.RecordEnd).end_reason == "callback_answered"
+
+
+def test_a_recording_asterisk_ends_mid_call_is_saved_and_the_rest_recorded() -> None:
+    flow, _ = recorded_connected()
+    out = flow.handle(inp.RecordingEnded(at(50), RECORDING))
+    assert out == [
+        cmd.SaveRecording(RECORDING, at(4), 1, None),
+        cmd.StartRecording(BRIDGE, f"{RECORDING}-2", at(4), 2),
+    ]
+    out = flow.handle(inp.RecordingEnded(at(60), f"{RECORDING}-2", ok=False, cause="disk"))
+    assert out == [cmd.SaveRecording(f"{RECORDING}-2", at(4), 2, "disk")]  # no retry
+    out = flow.handle(inp.LegEnded(at(200), AGENT_LEG, 16))
+    assert not of(out, cmd.SaveRecording)
+
+
+def test_closing_a_recorded_callback_saves_its_recording() -> None:
+    flow, _ = recorded_connected()
+    out = flow.handle(inp.Left(at(30)))
+    assert one(out, cmd.SaveRecording) == cmd.SaveRecording(RECORDING, at(4), 1, None)
+    assert out.index(cmd.DestroyBridge(BRIDGE)) < out.index(one(out, cmd.SaveRecording))

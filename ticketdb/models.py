@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Float,
@@ -585,7 +586,7 @@ class RetentionRun(Base):
     cutoff: Mapped[datetime] = mapped_column(UTCDateTime)
     by: Mapped[str] = mapped_column(String(32))
     recordings: Mapped[int] = mapped_column(Integer)
-    recording_bytes: Mapped[int] = mapped_column(Integer)
+    recording_bytes: Mapped[int] = mapped_column(BigInteger)
     calls: Mapped[int] = mapped_column(Integer)
     # What went: {"recordings": [paths…], "calls": [ids…]} (kept small: ids only).
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

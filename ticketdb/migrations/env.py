@@ -8,6 +8,8 @@ given). Run from the ``alembic`` command line instead, it connects to the
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
@@ -18,6 +20,17 @@ from ticketdb.base import Base
 # propose dropping their tables.
 target_metadata = Base.metadata
 
+# Tables other software creates and owns: APScheduler's job store (hotline.scheduler).
+FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Keep autogenerate from proposing to drop (or change) the foreign tables."""
+    table = obj if type_ == "table" else getattr(obj, "table", None)
+    return table is None or table.name not in FOREIGN_TABLES
+
 
 def run_migrations(connection: Connection) -> None:
     context.configure(
@@ -26,6 +39,7 @@ def run_migrations(connection: Connection) -> None:
         # SQLite can't ALTER most things; batch mode recreates tables instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

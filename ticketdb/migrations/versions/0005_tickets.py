@@ -65,7 +65,7 @@ def upgrade() -> None:
         sa.Column("cutoff", TS, nullable=False),
         sa.Column("by", sa.String(length=32), nullable=False),
         sa.Column("recordings", sa.Integer(), nullable=False),
-        sa.Column("recording_bytes", sa.Integer(), nullable=False),
+        sa.Column("recording_bytes", sa.BigInteger(), nullable=False),
         sa.Column("calls", sa.Integer(), nullable=False),
         sa.Column(
             "detail",

@@ -417,6 +417,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_lead_parser(sub, _settings, _db_session)
 
+    # Tickets and the work around them (issue #5): one module per command family.
+    from hotline import (
+        cli_callbacks,
+        cli_dispatch,
+        cli_jobs,
+        cli_notifications,
+        cli_retention,
+        cli_tickets,
+    )
+
+    for add_parser in (
+        cli_tickets.add_tickets_parser,
+        cli_notifications.add_notifications_parser,
+        cli_dispatch.add_dispatch_parser,
+        cli_callbacks.add_callbacks_parser,
+        cli_jobs.add_jobs_parser,
+        cli_retention.add_retention_parser,
+    ):
+        add_parser(sub, _settings, _db_session)
+
     p = sub.add_parser("prompts", help="prompt files")
     prsub = p.add_subparsers(dest="prompts_command", required=True)
     p = prsub.add_parser("build", help="build the system prompts (and menu prompts) now")

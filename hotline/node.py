@@ -13,11 +13,13 @@ import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from agents.queue_config import QueueCatalog
 from agents.shifts import ShiftConfig
+from hotline.recordings import RecordingStore
+from hotline.scheduler import LeaderScheduler
 from hotline.settings import Settings
 from ivr.ari import AriClient, AriConfig, EventStream
 from ivr.call.greeting import GreetingService
@@ -32,6 +34,7 @@ from ivr.runtime.executor import CommandExecutor
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
 from ticketdb.writer import RecordWriter
+from tickets.callback_plan import CallbackRules
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,8 @@ class ControllerNode:
         self.controller: Controller | None = None
         self.stream: EventStream | None = None
         self._stream_task: asyncio.Task[None] | None = None
+        # Timed jobs (hotline.jobs): run here only while this node holds the lease.
+        self.scheduler: LeaderScheduler | None = None
 
     def _menu_service(self) -> Service:
         from ivr.menus.engine import MenuService
@@ -98,6 +103,14 @@ class ControllerNode:
 
         return lookup
 
+    def _callback_rules(self) -> CallbackRules:
+        """Callbacks' quiet hours, in the calendar file's time zone (UTC without one)."""
+        from ticketdb.worklist import rules_for
+
+        # The demo's stand-in calendars have no zone of their own.
+        tz = getattr(self.calendars, "timezone", None) or UTC
+        return rules_for(self.settings.callbacks, tz)
+
     async def _watch_menus(self) -> None:
         assert self.menus is not None
         while True:
@@ -114,6 +127,11 @@ class ControllerNode:
         self.engine = make_engine(s.database.url)
         self.writer = RecordWriter(self.engine)
         self.writer.start()
+        if s.scheduler.enabled:
+            from hotline.jobs import registry
+
+            self.scheduler = LeaderScheduler(registry(s), s, self.engine)
+            self.scheduler.start()
         self.client = AriClient(ari_config(s))
         await self.client.open()
         services: dict[str, Callable[[], Service]] = {}
@@ -125,6 +143,7 @@ class ControllerNode:
                 self.shifts,
                 s.acd,
                 self.clock,
+                rules=self._callback_rules(),
             )
             acd = self.acd
             queue_settings = QueueSettings(
@@ -152,7 +171,15 @@ class ControllerNode:
             tier_lookup=self._tier_lookup() if self.caller_tiers else None,
             services=services,
             executor=CommandExecutor(
-                self.client, self.writer, s.node.name, self.clock, app=s.ari.app, queues=self.acd
+                self.client,
+                self.writer,
+                s.node.name,
+                self.clock,
+                app=s.ari.app,
+                queues=self.acd,
+                recordings=RecordingStore(
+                    self.client, self.writer, s.paths.calls_dir, s.node.name, self.clock
+                ),
             ),
         )
         if self.acd is not None:
@@ -179,6 +206,9 @@ class ControllerNode:
 
     async def stop(self, drain_timeout: float = 10.0) -> None:
         """Stop reading events, finish queued call work, flush records, close connections."""
+        if self.scheduler is not None:
+            # A job in progress finishes; the lease is given up for another node.
+            await asyncio.to_thread(self.scheduler.stop, drain_timeout)
         if self._watch_task is not None:
             self._watch_task.cancel()
         if self._acd_task is not None:

@@ -62,4 +62,12 @@ def create_app(
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(lead.bp)
+    # Tickets and the work around them (issue #5); each loads what it needs at start-up.
+    from webapp import callbacks, dispatch, notifications, recordings, tickets
+
+    tickets.init_app(app, settings)
+    app.register_blueprint(notifications.bp)
+    dispatch.init_app(app, settings)
+    callbacks.init_app(app, settings)
+    recordings.register(app, settings)
     return app

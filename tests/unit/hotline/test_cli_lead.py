@@ -4,9 +4,6 @@ and session opener as ``hotline agents``)."""
 
 from __future__ import annotations
 
-import argparse
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,10 +11,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.erlang import agents_needed
-from hotline.cli import _db_session, _settings
 from hotline.cli_lead import add_lead_parser
-from ticketdb.engine import make_engine, make_sessionmaker
-from ticketdb.migrate import upgrade
+from tests.unit.hotline.cli_harness import run_cli
 from ticketdb.models import Call, QueueEntry
 from ticketdb.seats import add_agent
 from ticketdb.wallboard import clear_alert, raise_alert
@@ -41,44 +36,23 @@ queues:
 
 
 @pytest.fixture
-def site(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A site directory without hotline.toml: the defaults plus the environment apply."""
-    for var in [v for v in os.environ if v.startswith("HOTLINE_")]:
-        monkeypatch.delenv(var)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOTLINE_DATABASE_URL", db_url)
-    monkeypatch.setenv("HOTLINE_PATHS_SHIFTS_FILE", str(tmp_path / "shifts.yaml"))
-    monkeypatch.setenv("HOTLINE_PATHS_QUEUES_FILE", str(tmp_path / "queues.yaml"))
-    monkeypatch.setenv("HOTLINE_PATHS_CALENDAR_FILE", str(tmp_path / "calendar.yaml"))
-    upgrade(db_url)
-    return tmp_path
-
-
-@pytest.fixture
-def sessions(site: Path, db_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(db_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
+def site(clean_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HOTLINE_PATHS_SHIFTS_FILE", str(clean_site / "shifts.yaml"))
+    monkeypatch.setenv("HOTLINE_PATHS_QUEUES_FILE", str(clean_site / "queues.yaml"))
+    monkeypatch.setenv("HOTLINE_PATHS_CALENDAR_FILE", str(clean_site / "calendar.yaml"))
+    return clean_site
 
 
 def hotline(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="hotline")
-    parser.add_argument("--config")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_lead_parser(sub, _settings, _db_session)
-    capsys.readouterr()
-    args = parser.parse_args(argv)
-    code = int(args.func(args))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, add_lead_parser, *argv)
 
 
 def test_alerts_lists_the_open_ones(
-    sessions: sessionmaker[Session], capsys: pytest.CaptureFixture[str]
+    site_sessions: sessionmaker[Session], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert hotline(capsys, "alerts") == (0, "no open alerts\n", "")
     now = datetime.now(UTC)
-    with sessions() as s:
+    with site_sessions() as s:
         li = add_agent(s, staff_number="8001", name="Li", endpoint="PJSIP/8001").id
         missed = "Li set away after 3 missed calls"
         raise_alert(s, kind="missed_calls", severity="warning", message=missed,
@@ -102,10 +76,10 @@ def test_alerts_lists_the_open_ones(
 
 
 def test_handover_add_and_show(
-    sessions: sessionmaker[Session], site: Path, capsys: pytest.CaptureFixture[str]
+    site_sessions: sessionmaker[Session], site: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (site / "shifts.yaml").write_text(SHIFTS)
-    with sessions() as s:
+    with site_sessions() as s:
         add_agent(s, staff_number="8001", name="Chen", endpoint="PJSIP/8001", role="lead")
         s.add(
             QueueEntry(node="n", channel_id="c1", queue="sales", status="waiting",
@@ -157,14 +131,14 @@ def test_handover_add_and_show(
 
 
 def test_queues_stats_table(
-    sessions: sessionmaker[Session], site: Path, capsys: pytest.CaptureFixture[str]
+    site_sessions: sessionmaker[Session], site: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = hotline(capsys, "queues", "stats")
     assert code == 2 and "queues file not found" in err
     (site / "queues.yaml").write_text(QUEUES)
 
     now = datetime.now(UTC)
-    with sessions() as s:
+    with site_sessions() as s:
         for i, (wait, talk) in enumerate([(5, 120), (10, 180), (25, 240), (40, 300)]):
             entered = now - timedelta(minutes=50 - i * 10)
             answered = entered + timedelta(seconds=wait)

@@ -31,6 +31,7 @@ from hotline.settings import Settings
 from hotline.site_rules import TicketSite, load_ticket_site
 from ticketdb.audit import record_access
 from ticketdb.models import Call, Ticket, TicketEvent, utcnow
+from ticketdb.recordings import recordings_of_call
 from ticketdb.tickets import (
     StaleTicket,
     TicketNotFound,
@@ -258,7 +259,22 @@ def show(ticket_id: int) -> dict[str, Any]:
     ticket = _ticket(ticket_id, "view")
     events = history(db(), ticket_id)
     _audit("view", "ticket", ticket_id, None)
-    return {"ticket": ticket_json(ticket), "history": [event_json(e) for e in events]}
+    # The call's recordings, as links: hearing one is checked (and audited) by
+    # /api/recordings/<id>/audio, for the roles allowed to.
+    calls = [] if ticket.call_id is None else recordings_of_call(db(), ticket.call_id)
+    return {
+        "ticket": ticket_json(ticket),
+        "history": [event_json(e) for e in events],
+        "recordings": [
+            {
+                "id": r.id,
+                "status": r.status,
+                "duration_seconds": r.duration_seconds,
+                "audio": f"/api/recordings/{r.id}/audio",
+            }
+            for r in calls
+        ],
+    }
 
 
 @bp.patch("/tickets/<int:ticket_id>")

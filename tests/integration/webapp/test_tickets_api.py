@@ -7,11 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ticketdb.audit import entries_for
 from ticketdb.customers import upsert_customer
-from ticketdb.models import Call, utcnow
+from ticketdb.models import Call, Notification, Recording, utcnow
 from ticketdb.tickets import assign, get_ticket, history
 
 from .conftest import Client, make_agent
@@ -277,6 +278,23 @@ def test_ticket_from_a_call(app: Flask, sessions: sessionmaker[Session]) -> None
         "created_by": "8001",
         "category": "product_quality",
     }  # fmt: skip
+    # The shipped rules escalate at once: the injury makes it urgent, the departments told.
+    assert ticket["severity"] == "urgent"
+    with sessions() as s:
+        told = {n.rule for n in s.scalars(select(Notification))}
+    assert told == {"product_quality", "injury"}
+    # The call's recording is linked from the ticket.
+    with sessions() as s:
+        s.add(
+            Recording(
+                call_id=call_id, name="call-c-1", path="2026/01/01/c-1.wav", status="stored",
+                duration_seconds=42.0, started_at=utcnow(),
+            )
+        )  # fmt: skip
+        s.commit()
+    shown = agent.get(f"/api/tickets/{ticket['id']}").get_json()
+    assert [(r["status"], r["duration_seconds"]) for r in shown["recordings"]] == [("stored", 42.0)]
+    assert shown["recordings"][0]["audio"].startswith("/api/recordings/")
     # A lead may open one from any call; the body's fields override the call's.
     by_lead = lead.post(url, {**complaint, "address": "Hospital ward 3"})
     assert by_lead.status_code == 201

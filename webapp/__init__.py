@@ -62,12 +62,15 @@ def create_app(
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(lead.bp)
-    # Tickets and the work around them (issue #5); each loads what it needs at start-up.
+    # Tickets and the work around them (issue #5): the rules and calendar files are
+    # read once here and shared by the views that need them.
+    from hotline.site_rules import load_ticket_site
     from webapp import callbacks, dispatch, notifications, recordings, tickets
 
-    tickets.init_app(app, settings)
+    site = load_ticket_site(settings)
+    tickets.init_app(app, site)
     app.register_blueprint(notifications.bp)
-    dispatch.init_app(app, settings)
-    callbacks.init_app(app, settings)
+    dispatch.init_app(app, site, settings.tickets.dispatch_time)
+    callbacks.init_app(app, settings, site.tz)
     recordings.register(app, settings)
     return app

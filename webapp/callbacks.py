@@ -47,17 +47,9 @@ class CallbackResources:
     clock: Callable[[], datetime] = utcnow
 
 
-def _calendar_tz(settings: Settings) -> tzinfo:
-    from hotline.calendar import load_calendars
-
-    path = settings.paths.calendar_file
-    return load_calendars(path).timezone if path.exists() else UTC
-
-
-def init_app(app: Flask, settings: Settings) -> CallbackResources:
-    """Register the views with the callback rules in the calendar's zone (CalendarError
-    for a broken calendar file)."""
-    found = CallbackResources(worklist.rules_for(settings.callbacks, _calendar_tz(settings)))
+def init_app(app: Flask, settings: Settings, tz: tzinfo) -> CallbackResources:
+    """Register the views with the callback rules in the calendar's zone ``tz``."""
+    found = CallbackResources(worklist.rules_for(settings.callbacks, tz))
     app.extensions[KEY] = found
     app.register_blueprint(bp)
     return found

@@ -19,8 +19,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, render_template_string, request
 
-from hotline.settings import Settings
-from hotline.site_rules import TicketSite, load_ticket_site
+from hotline.site_rules import TicketSite
 from ticketdb.audit import record_access
 from ticketdb.dispatch import dispatch_list
 from ticketdb.models import utcnow
@@ -43,10 +42,9 @@ class TicketResources:
     dispatch_time: str
 
 
-def init_app(app: Flask, settings: Settings) -> TicketResources:
-    """Load the ticket rules (``default_rules()`` without a file) and the calendar, and
-    register the views. TicketRulesError or CalendarError for a broken file."""
-    found = TicketResources(load_ticket_site(settings), settings.tickets.dispatch_time)
+def init_app(app: Flask, site: TicketSite, dispatch_time: str) -> TicketResources:
+    """Register the views with the site's ticket rules and calendars."""
+    found = TicketResources(site, dispatch_time)
     app.extensions[_KEY] = found
     app.register_blueprint(bp)
     return found

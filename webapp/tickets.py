@@ -27,8 +27,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, current_app, request
 
-from hotline.settings import Settings
-from hotline.site_rules import TicketSite, load_ticket_site
+from hotline.site_rules import TicketSite
 from ticketdb.audit import record_access
 from ticketdb.models import Call, Ticket, TicketEvent, utcnow
 from ticketdb.recordings import recordings_of_call
@@ -58,10 +57,8 @@ CREATE_FIELDS = ("kind", "details", "contact_name", "contact_phone", "address", 
 SEARCH_PARAMS = ("number", "name", "kind", "status", "from", "to", "text", "limit", "offset")
 
 
-def init_app(app: Flask, settings: Settings) -> TicketSite:
-    """Load the ticket rules (defaults without a file) and the calendar's time zone, and
-    register the views. TicketRulesError or CalendarError for a broken file."""
-    site = load_ticket_site(settings)
+def init_app(app: Flask, site: TicketSite) -> TicketSite:
+    """Register the views with the site's ticket rules and calendar zone."""
     app.extensions[_KEY] = site
     app.register_blueprint(bp)
     return site

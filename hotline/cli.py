@@ -45,6 +45,7 @@ def _setup_logging(verbose: bool) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.require_ari_password()
+    settings.require_web_secret()
     from hotline.node import run_until_signalled
 
     _setup_logging(args.verbose)
@@ -425,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
         cli_notifications,
         cli_retention,
         cli_tickets,
+        cli_tokens,
+        cli_users,
     )
 
     for add_parser in (
@@ -434,6 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
         cli_callbacks.add_callbacks_parser,
         cli_jobs.add_jobs_parser,
         cli_retention.add_retention_parser,
+        cli_users.add_users_parser,
+        cli_tokens.add_tokens_parser,
     ):
         add_parser(sub, _settings, _db_session)
 

@@ -291,6 +291,11 @@ async def run_until_signalled(settings: Settings) -> int:
         shifts=parts.shifts,
     )
     await node.start()
+    web = None
+    if settings.web.enabled:
+        from hotline.web import start_web
+
+        web = await start_web(settings)
     log.info(
         "controller %s running against %s (app %s), menu %s version %s",
         settings.node.name,
@@ -305,5 +310,9 @@ async def run_until_signalled(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down")
+    if web is not None:
+        from hotline.web import stop_web
+
+        await stop_web(web)
     await node.stop()
     return 0

@@ -221,6 +221,18 @@ class WebSettings(_Section):
     secret_key: str = ""
     # Roles allowed to hear call recordings (domain.md §7); every playback is audited.
     recording_roles: tuple[Literal["agent", "lead", "admin"], ...] = ("lead", "admin")
+    # Serve the web page inside `hotline run` / `hotline demo` (a production WSGI server).
+    enabled: bool = True
+    # Worker threads of the WSGI server; each open live page holds one.
+    threads: int = Field(64, ge=4, le=1024)
+    # Roles that see callers' phone numbers in full; others see them masked (138****0005).
+    full_number_roles: tuple[Literal["agent", "lead", "admin"], ...] = ("lead", "admin")
+    # Login throttling: this many failures within the window lock the staff number (and,
+    # at five times as many, the address) until the window has passed.
+    login_max_failures: int = Field(5, ge=1)
+    login_window_minutes: int = Field(15, ge=1)
+    # The language of the login page and of users who have not chosen one.
+    default_language: Literal["en", "zh"] = "en"
 
 
 class Settings(_Section):
@@ -236,6 +248,15 @@ class Settings(_Section):
     callbacks: CallbackSettings = CallbackSettings()
     retention: RetentionSettings = RetentionSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+
+    def require_web_secret(self) -> None:
+        if self.web.enabled and not self.web.secret_key:
+            raise SettingsError(
+                "web.secret_key: required to serve the web page and has no default; set it "
+                "in your config file or in HOTLINE_WEB_SECRET_KEY (e.g. the output of "
+                "python -c 'import secrets; print(secrets.token_hex(32))'), or turn the "
+                "page off with web.enabled: false"
+            )
 
     def require_ari_password(self) -> None:
         if not self.ari.password:

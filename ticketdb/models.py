@@ -201,6 +201,8 @@ class Agent(Base):
     missed_in_row: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # The normal seat a lead designated to act while no lead is present (at most one).
     acting_lead: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The web page's language for this user: "en" or "zh".
+    ui_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
 
     def __repr__(self) -> str:
         return f"<Agent {self.staff_number} {self.role}>"
@@ -622,3 +624,38 @@ class SchedulerLease(Base):
     holder: Mapped[str] = mapped_column(String(128))
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- the web page (issue #6) --------------------------------------------------------
+
+
+class LoginAttempt(Base):
+    """One try to log in to the web page, kept for throttling (per staff number and per
+    address) and for the audit of who tried what."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_staff_number_at", "staff_number", "at"),
+        Index("ix_login_attempts_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    staff_number: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class ApiToken(Base):
+    """A bearer token for /api/v1, acting as its agent (with that agent's role)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    # sha256 hex of the token; the token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

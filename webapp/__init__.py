@@ -1,4 +1,6 @@
-"""webapp: the Flask web application for agents and team leads (a JSON API under /api).
+"""webapp: the Flask web application for agents, team leads and admins: HTML pages
+(agent desk, wallboard, reports, admin) over a JSON API under /api, live updates by
+Server-Sent Events under /live, and the CRM integration API under /api/v1.
 
 ``create_app`` is the application factory: one app per settings, with its own database
 engine and shift rules, so tests and several sites can run side by side.
@@ -27,7 +29,7 @@ def create_app(
     from agents.queue_config import load_queues
     from agents.shifts import load_shifts
     from hotline.calendar import load_calendars
-    from webapp import api, auth, db, errors, lead
+    from webapp import api, auth, db, errors, lead, live, pages
 
     settings = settings if settings is not None else load_settings()
     app = Flask(__name__)
@@ -38,7 +40,12 @@ def create_app(
         SESSION_COOKIE_NAME="hotline_session",
         # Enough for any form of the page; larger bodies are refused with 413.
         MAX_CONTENT_LENGTH=64 * 1024,
+        HOTLINE_LOGIN_MAX_FAILURES=settings.web.login_max_failures,
+        HOTLINE_LOGIN_WINDOW_MINUTES=settings.web.login_window_minutes,
+        HOTLINE_DEFAULT_LANGUAGE=settings.web.default_language,
+        HOTLINE_FULL_NUMBER_ROLES=tuple(settings.web.full_number_roles),
     )
+    app.extensions["hotline.settings"] = settings
     if test_config is not None:
         app.config.update(test_config)
     if not app.config["SECRET_KEY"]:
@@ -57,9 +64,11 @@ def create_app(
     queues_file = settings.paths.queues_file
     queues = load_queues(queues_file) if queues_file.exists() else None
 
-    db.init_app(app, settings.database.url, shifts, queues)
+    resources = db.init_app(app, settings.database.url, shifts, queues)
+    live.init_app(app, resources.sessions)
     errors.register(app)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(lead.bp)
     # Tickets and the work around them (issue #5): the rules and calendar files are
@@ -73,4 +82,20 @@ def create_app(
     dispatch.init_app(app, site, settings.tickets.dispatch_time)
     callbacks.init_app(app, settings, site.tz)
     recordings.register(app, settings)
+    # The HTML pages of each area (issue #6).
+    _register_areas(app, settings)
     return app
+
+
+def _register_areas(app: Flask, settings: Settings) -> None:
+    """The page areas: each module has ``register(app, settings)``. Listed here so the
+    app's surface is visible in one place."""
+    import importlib
+
+    for name in AREAS:
+        module = importlib.import_module(f"webapp.{name}")
+        module.register(app, settings)
+
+
+# Page areas, in menu order; a module joins when its area lands.
+AREAS: tuple[str, ...] = ("reports",)

@@ -61,7 +61,13 @@ def queue_catalog() -> QueueCatalog | None:
     return resources().queues
 
 
-def _close_session(exc: BaseException | None) -> None:
+def close_session() -> None:
+    """End this request's session (a long-lived stream starts a fresh one next use)."""
     session: Session | None = g.pop("db", None)
     if session is not None:
         session.close()
+    g.pop("agent", None)
+
+
+def _close_session(exc: BaseException | None) -> None:
+    close_session()

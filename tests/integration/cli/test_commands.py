@@ -63,18 +63,27 @@ def test_demo_runs_by_itself_and_its_calls_are_listed(env: dict[str, str]) -> No
     assert completed[0]["channel_id"] in table.stdout
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def test_run_against_an_unreachable_asterisk_says_so_and_keeps_trying(
     env: dict[str, str],
 ) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    """Also: `hotline run` serves the web page on the production server meanwhile."""
+    import urllib.request
+
+    port, web_port = _free_port(), _free_port()
     run_env = {
         **env,
         "HOTLINE_ARI_URL": f"http://127.0.0.1:{port}",
         "HOTLINE_ARI_PASSWORD": "not-used",
         "HOTLINE_ARI_BACKOFF_INITIAL": "0.1",
         "HOTLINE_ARI_BACKOFF_MAX": "0.3",
+        "HOTLINE_WEB_SECRET_KEY": "a-test-key-" + "0" * 32,
+        "HOTLINE_WEB_PORT": str(web_port),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "hotline.cli", "run"],
@@ -93,6 +102,10 @@ def test_run_against_an_unreachable_asterisk_says_so_and_keeps_trying(
             line = proc.stdout.readline()
             assert line, "".join(lines)  # the process must not die
             lines.append(line)
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/login", timeout=10) as page:
+            assert page.status == 200
+            assert page.headers["Server"] == "hotline"  # cheroot, not Flask's dev server
+            assert b'name="staff_number"' in page.read()
         proc.send_signal(signal.SIGTERM)
         rest, _ = proc.communicate(timeout=15)
     finally:
@@ -103,6 +116,13 @@ def test_run_against_an_unreachable_asterisk_says_so_and_keeps_trying(
     assert "Traceback" not in output
     assert f"127.0.0.1:{port}" in output
     assert "reconnecting in" in output
+
+
+def test_run_without_a_web_secret_exits_2_naming_the_key(env: dict[str, str]) -> None:
+    result = hotline("run", env={**env, "HOTLINE_ARI_PASSWORD": "x"}, timeout=30)
+    assert result.returncode == 2
+    assert "web.secret_key" in result.stderr and "web.enabled" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_run_without_an_ari_password_exits_2_naming_the_key(env: dict[str, str]) -> None:
@@ -206,7 +226,12 @@ def test_menus_check_rejects_a_bad_live_menu_at_start(env: dict[str, str], tmp_p
     (menus / "telecom.yaml").write_text(
         (REPO / "menus" / "telecom.yaml").read_text().replace("{menu: queries}", "{menu: nowhere}")
     )
-    bad_env = {**env, "HOTLINE_PATHS_MENUS_DIR": str(menus), "HOTLINE_ARI_PASSWORD": "x"}
+    bad_env = {
+        **env,
+        "HOTLINE_PATHS_MENUS_DIR": str(menus),
+        "HOTLINE_ARI_PASSWORD": "x",
+        "HOTLINE_WEB_ENABLED": "false",
+    }
     result = hotline("run", env=bad_env, timeout=120)
     assert result.returncode == 2
     assert "telecom.yaml:" in result.stderr and "'nowhere' does not exist" in result.stderr

@@ -56,6 +56,7 @@ class Controller:
             "HOTLINE_ARI_BACKOFF_MAX": "0.5",
             "HOTLINE_ARI_PING_INTERVAL": "0.5",
             "HOTLINE_DATABASE_URL": db_url,
+            "HOTLINE_WEB_ENABLED": "false",
             "HOTLINE_PATHS_PROMPTS_DIR": str(prompts_dir),
             "HOTLINE_PATHS_MENUS_DIR": str(menus_dir),
             "HOTLINE_IVR_MENU": "crash",

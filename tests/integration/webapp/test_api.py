@@ -62,7 +62,8 @@ def test_login_me_and_logout(app: Flask, sessions: sessionmaker[Session]) -> Non
     out = http.post("/api/logout", headers={"X-CSRF-Token": body["csrf_token"]})
     assert out.status_code == 200
     gone = http.get("/api/me")
-    assert gone.status_code == 401 and gone.get_json() == {"error": "not logged in"}
+    assert gone.status_code == 401
+    assert gone.get_json() == {"error": "not logged in", "error_id": "not_logged_in"}
 
 
 def test_login_refusals(app: Flask, sessions: sessionmaker[Session]) -> None:
@@ -80,7 +81,10 @@ def test_login_refusals(app: Flask, sessions: sessionmaker[Session]) -> None:
     # Unknown staff number and an account without a password: the same answer.
     assert login("9999", PASSWORD) == wrong
     assert login("8002", PASSWORD) == wrong
-    assert login("8003", PASSWORD) == (403, {"error": "this account is disabled"})
+    assert login("8003", PASSWORD) == (
+        403,
+        {"error": "this account is disabled", "error_id": "forbidden"},
+    )
     assert login("8001", None)[0] == 400
     not_json = http.post("/api/login", data="staff_number=8001", content_type="text/plain")
     assert not_json.status_code == 400 and "JSON" in not_json.get_json()["error"]
@@ -100,7 +104,9 @@ def test_csrf_token_required(app: Flask, sessions: sessionmaker[Session]) -> Non
     agent = Client(app, "8001")
     url = "/api/seats/8001/state"
     missing = agent.http.post(url, json={"state": "available"})
-    assert missing.status_code == 403 and "X-CSRF-Token" in missing.get_json()["error"]
+    # Missing: 400 (a malformed request); present but wrong: 403.
+    assert missing.status_code == 400 and "X-CSRF-Token" in missing.get_json()["error"]
+    assert missing.get_json()["error_id"] == "csrf_missing"
     wrong = agent.http.post(url, json={"state": "available"}, headers={"X-CSRF-Token": "x"})
     assert wrong.status_code == 403
     assert state_of(sessions, a) == "offline"
@@ -287,7 +293,7 @@ def test_call_control_requests(app: Flask, sessions: sessionmaker[Session]) -> N
     lead, agent, other = Client(app, "8001"), Client(app, "8002"), Client(app, "8003")
 
     none = agent.post("/api/calls/control", {"action": "hold"})
-    assert none.status_code == 404 and none.get_json() == {"error": "no call"}
+    assert none.status_code == 404 and none.get_json() == {"error": "no call", "error_id": "not_found"}
 
     on_call(sessions, a)
     held = agent.post("/api/calls/control", {"action": "hold"})

@@ -160,7 +160,10 @@ def test_leads_only(app: Flask, sessions: sessionmaker[Session]) -> None:
     lead = Client(app, "9001")
     answer = lead.get("/dispatch/2026-13-01")
     assert answer.status_code == 400
-    assert answer.get_json() == {"error": "not a day '2026-13-01': use YYYY-MM-DD"}
+    assert answer.get_json() == {
+        "error": "not a day '2026-13-01': use YYYY-MM-DD",
+        "error_id": "bad_request",
+    }
     assert lead.get("/dispatch/2026-13-01.csv").status_code == 400
     assert lead.get("/api/sla?state=late").status_code == 400
 

@@ -43,7 +43,7 @@ from ticketdb.models import (
 )
 
 REPO = Path(__file__).resolve().parents[3]
-HEAD = "0005"
+HEAD = "0006"
 
 
 def test_upgrade_creates_schema_and_is_idempotent(

@@ -1,0 +1,31 @@
+"""Helpers for browser tests: log in through the real form, wait on conditions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from playwright.sync_api import Page, expect
+
+if TYPE_CHECKING:
+    from tests.browser.conftest import BrowserSite
+
+
+def login(page: Page, site: BrowserSite, role: str) -> None:
+    """Log in as ``role`` ("agent", "agent2", "lead", "admin") through the login form."""
+    staff_number, password = site.users[role]
+    page.goto(f"{site.url}/login")
+    page.fill("#staff_number", staff_number)
+    page.fill("#password", password)
+    page.click("#login-submit")
+    expect(page.locator(".me")).to_contain_text(staff_number, timeout=10_000)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    """Poll ``predicate`` until it holds; fail naming ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(0.05)

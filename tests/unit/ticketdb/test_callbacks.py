@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from ticketdb.callbacks import open_requests, request_callback
+from ticketdb.callbacks import open_requests, request_callback, request_from_api
 from ticketdb.models import CallbackRequest
 
 T0 = datetime(2026, 11, 2, 18, 0, tzinfo=UTC)
@@ -114,3 +114,37 @@ def test_bad_requests_are_refused(
         # The session stays usable after a refused request.
         request(s)
         assert len(open_requests(s)) == 1
+
+
+def test_a_request_through_the_api_is_keyed_by_the_clients_key(
+    sessions: sessionmaker[Session],
+) -> None:
+    from ticketdb.customers import upsert_customer
+
+    with sessions() as s:
+        customer = upsert_customer(s, phone="13800000001", name="Wang", tier="member")
+        first, added = request_from_api(
+            s, key="crm-1", number="+86 138 0000 0001", requested_at=T0, note="after 3pm",
+            due_at=T0 + timedelta(days=1),
+        )  # fmt: skip
+        assert added is True
+        assert (first.source, first.status, first.number, first.customer_id) == (
+            "api",
+            "open",
+            "+8613800000001",
+            None,  # the customer's number is stored without +86
+        )
+        again, added = request_from_api(s, key="crm-1", number="13800000009", requested_at=T0)
+        assert (added, again.id, again.number, again.note) == (
+            False,
+            first.id,
+            "+8613800000001",
+            "after 3pm",
+        )
+        other, added = request_from_api(s, key="crm-2", number="138-0000-0001", requested_at=T0)
+        assert added and other.customer_id == customer.id and other.due_at is None
+        with pytest.raises(ValueError, match="not a phone number"):
+            request_from_api(s, key="crm-3", number="call me", requested_at=T0)
+        with pytest.raises(ValueError, match="key"):
+            request_from_api(s, key="", number="13800000001", requested_at=T0)
+        assert len(open_requests(s)) == 2

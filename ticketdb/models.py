@@ -43,6 +43,8 @@ class Call(Base):
         Index("ix_calls_started_at", "started_at"),
         # Reconcile asks "which of this node's calls are still open?".
         Index("ix_calls_node_ended_at", "node", "ended_at"),
+        # The screen pop and the CRM API look up a caller's past calls by number.
+        Index("ix_calls_caller_number", "caller_number"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -84,6 +84,10 @@ class ChangeWatcher:
             self._thread = threading.Thread(target=self._run, name="live-watcher", daemon=True)
             self._thread.start()
 
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
     def stop(self) -> None:
         self._stop.set()
         with self._cond:
@@ -154,7 +158,8 @@ def event_stream(
         seen = -1
         last_sent: dict[str, str] = {}
         yield "retry: 1000\n\n"
-        while max_seconds is None or time.monotonic() - started < max_seconds:
+        # A stopped watcher (the server shutting down) ends every stream at once.
+        while (max_seconds is None or time.monotonic() - started < max_seconds) and not w.stopped:
             version = w.version
             if version != seen:
                 seen = version

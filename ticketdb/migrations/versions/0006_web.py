@@ -1,5 +1,5 @@
-"""The web page (issue #6): each user's UI language, login attempts for throttling, and
-API tokens for the CRM integration under /api/v1.
+"""The web page (issue #6): each user's UI language, login attempts for throttling, API
+tokens for the CRM integration under /api/v1, and an index for a caller's past calls.
 
 Revision ID: 0006
 Revises: 0005
@@ -22,6 +22,7 @@ TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    op.create_index("ix_calls_caller_number", "calls", ["caller_number"])
     with op.batch_alter_table("agents") as batch:
         batch.add_column(
             sa.Column("ui_language", sa.String(8), nullable=False, server_default="en")
@@ -56,3 +57,4 @@ def downgrade() -> None:
     op.drop_table("login_attempts")
     with op.batch_alter_table("agents") as batch:
         batch.drop_column("ui_language")
+    op.drop_index("ix_calls_caller_number", "calls")

@@ -19,6 +19,7 @@ from flask import Blueprint, request
 from sqlalchemy import select
 
 from agents.seats import IllegalTransition, State
+from ticketdb import away_requests
 from ticketdb.customers import normalise_phone
 from ticketdb.models import Agent, CallControl, SeatState, utcnow
 from ticketdb.roster import set_acting_lead
@@ -165,18 +166,39 @@ def seat_state(staff_number: str) -> dict[str, Any]:
     reason = _text(body, "reason", MAX_REASON)
     note = _text(body, "note", MAX_NOTE)
     with _refusals():
-        result = change_state(
-            db(),
-            config=shift_config(),
-            staff_number=agent.staff_number,
-            to_state=state,
-            by=me().staff_number,
-            reason=reason,
-            note=note,
-            override=override,
-            now=utcnow(),
-        )
+        try:
+            result = change_state(
+                db(),
+                config=shift_config(),
+                staff_number=agent.staff_number,
+                to_state=state,
+                by=me().staff_number,
+                reason=reason,
+                note=note,
+                override=override,
+                now=utcnow(),
+            )
+        except RuleRefused as refused:
+            _ask_the_lead(agent, refused)
+            raise
     return {"seat": _seat_of(agent), "override": result.override_line}
+
+
+def _ask_the_lead(agent: Agent, refused: RuleRefused) -> None:
+    """An agent's own away request, refused by a rule a lead may override, waits on the
+    wallboard for the lead to approve or deny it (``ticketdb.away_requests``)."""
+    d = refused.decision
+    if agent.id != me().id or d.action != "away" or d.rule is None or not d.overridable_by:
+        return
+    away_requests.record(
+        db(),
+        agent_id=agent.id,
+        reason=d.away_reason or "other",
+        rule=d.rule,
+        refusal=d.reason,
+        node="web",
+        now=utcnow(),
+    )
 
 
 @bp.post("/seats/<staff_number>/wrap_up")

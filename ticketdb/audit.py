@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 from ticketdb.models import AuditEntry
 from ticketdb.sql import transaction
 
-ACTIONS = ("view", "search", "play", "download", "export", "refused")
-OBJECT_TYPES = ("customer", "ticket", "call", "recording", "report")
+# "listen": a lead listening in on a live call (object_type "call").
+ACTIONS = ("view", "search", "play", "download", "export", "refused", "change", "listen")
+# "user": an account changed by an admin (web page or ``hotline users``), action "change".
+OBJECT_TYPES = ("customer", "ticket", "call", "recording", "report", "user")
 
 
 def record_access(

@@ -315,12 +315,22 @@ class Channels(_Resource):
     async def stop_moh(self, channel_id: str) -> None:
         await self._c.request("DELETE", f"/channels/{_p(channel_id)}/moh")
 
-    async def snoop(
-        self, channel_id: str, app: str, spy: str = "both", app_args: str | None = None
+    async def snoop_channel(
+        self,
+        channel_id: str,
+        app: str,
+        spy: str = "both",
+        whisper: str = "none",
+        app_args: str | None = None,
+        snoop_id: str | None = None,
     ) -> Channel:
-        params = {"app": app, "spy": spy, "appArgs": app_args}
-        data = await self._c.request("POST", f"/channels/{_p(channel_id)}/snoop", params)
-        return Channel.from_json(data)
+        """Spy (``in``/``out``/``both``) and/or whisper on a channel through a new snoop
+        channel placed into ``app``; its ``StasisStart`` (with ``app_args``) follows."""
+        params = {"app": app, "spy": spy, "whisper": whisper, "appArgs": app_args}
+        path = f"/channels/{_p(channel_id)}/snoop"
+        if snoop_id is not None:
+            path += f"/{_p(snoop_id)}"  # snoopChannelWithId
+        return Channel.from_json(await self._c.request("POST", path, params))
 
 
 class Bridges(_Resource):

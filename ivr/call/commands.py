@@ -193,6 +193,39 @@ class SaveRecording:
     error: str | None = None
 
 
+# --- a lead listening in on a call: failures reported as CommandFailed(gone=False) ------
+# Commands of their own (not Originate/Bridge), so a failure is never mistaken for the
+# agent's leg or bridge failing: listening must not disturb the call it listens to.
+
+
+@dataclass(frozen=True, slots=True)
+class DialListener:
+    """Ring the listening lead's phone ``endpoint`` into our application (leg ``leg_id``)."""
+
+    leg_id: str
+    endpoint: str
+    timeout: int
+    caller_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Snoop:
+    """Spy on this call's channel (``spy``: in, out or both; never whisper) through a new
+    snoop channel ``snoop_id`` in our application; its StasisStart comes as LegAnswered."""
+
+    snoop_id: str
+    spy: str = "both"
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeListener:
+    """Join the snoop channel and the lead's leg in the mixing bridge ``bridge_id``
+    (created here); answered by ``ListenerBridged``."""
+
+    bridge_id: str
+    channel_ids: tuple[str, ...]
+
+
 # --- the queue: the global queue and the seats (carried out by the queue manager) -------
 
 
@@ -289,6 +322,7 @@ AriCommand = Answer | Play | StopPlayback | Hangup | SetLanguage | ContinueInDia
 LegCommand = (
     StartMoh | StopMoh | Originate | HangupLeg | CreateBridge | Bridge | Unbridge | DestroyBridge
 )
+ListenCommand = DialListener | Snoop | BridgeListener
 RecordingCommand = StartRecording | SaveRecording
 QueueCommand = (
     Enqueue
@@ -307,6 +341,7 @@ RecordCommand = RecordStart | RecordAnswer | RecordUpdate | RecordEnd | RequestC
 Command = (
     AriCommand
     | LegCommand
+    | ListenCommand
     | RecordingCommand
     | QueueCommand
     | TimerCommand

@@ -225,6 +225,14 @@ class DialStart:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ListenerBridged:
+    """A listening lead's leg and the call's snoop channel are in their bridge."""
+
+    at: datetime
+    bridge_id: str
+
+
 QueueInput = (
     Enqueued
     | QueueRefused
@@ -237,6 +245,7 @@ QueueInput = (
     | ControlRequested
     | DialStart
     | RecordingEnded
+    | ListenerBridged
 )
 
 Input = (

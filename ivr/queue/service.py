@@ -26,6 +26,9 @@ In a queue with ``record`` on, the bridge is recorded from the moment an agent a
 emptied, e.g. a transfer back to a queue); each ending asks for ``SaveRecording``. A
 later agent of the same call starts the next part. Recording trouble never changes what
 the caller hears.
+
+While an agent has the call, a lead may listen in (``ivr.queue.listen``): legs and a
+bridge of its own, which never change the conversation.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from agents.queue_config import QueueConfig
 from ivr.call import commands as cmd
 from ivr.call import inputs as inp
 from ivr.call.service import ServiceContext
+from ivr.queue.listen import ListenIn
 
 T_ANNOUNCE = "queue.announce"
 T_CALLBACK_OFFER = "queue.callback_offer"
@@ -111,6 +115,7 @@ class QueueState:
     legs: list[dict[str, Any]] = field(default_factory=list)
     recording: str | None = None  # the ARI name of the bridge recording running now
     recording_part: int = 0
+    listen: dict[str, Any] | None = None  # a lead listening in (ivr.queue.listen)
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,7 @@ class QueueService:
         self.configs = configs
         self.settings = settings or QueueSettings()
         self.s = QueueState()
+        self.listening = ListenIn(self._log)
 
     # -- Service protocol ---------------------------------------------------------------
 
@@ -176,14 +182,24 @@ class QueueService:
             if s.mode in ("transfer_claim", "consult_claim"):
                 s.mode = s.before_claim
         elif isinstance(event, inp.LegAnswered):
-            self._on_leg_answered(ctx, event.leg_id)
+            if self.listening.owns(s, event.leg_id):
+                self.listening.leg_answered(ctx, s, event.leg_id)
+            else:
+                self._on_leg_answered(ctx, event.leg_id)
         elif isinstance(event, inp.LegEnded):
-            self._on_leg_ended(ctx, event)
+            if self.listening.owns(s, event.leg_id):
+                self.listening.leg_ended(ctx, s, event)
+            else:
+                self._on_leg_ended(ctx, event)
+        elif isinstance(event, inp.ListenerBridged):
+            self.listening.bridged(ctx, s, event)
         elif isinstance(event, inp.CallbackBooked):
             s.callback_id = event.callback_id
             self._log(ctx, "callback_booked", callback_id=event.callback_id)
             s.mode = "booked"
             ctx.end_call("queue_callback", self._prompt(ctx, "callback_done"))
+        elif isinstance(event, inp.ControlRequested) and event.action == "listen":
+            self._listen(ctx, event)
         elif isinstance(event, inp.ControlRequested):
             self._on_control(ctx, event)
         elif isinstance(event, inp.Digit):
@@ -193,7 +209,8 @@ class QueueService:
                 s.playback = None
                 self._after_playback(ctx)
         elif isinstance(event, inp.TimerFired):
-            self._on_timer(ctx, event)
+            if not self.listening.timer(ctx, s, event.name):
+                self._on_timer(ctx, event)
         elif isinstance(event, inp.RecordingEnded):
             self._on_recording_ended(ctx, event)
 
@@ -202,6 +219,8 @@ class QueueService:
         entry keeps its arrival); a bridged call just carries on."""
         s = self.s
         s.playback = None
+        # The lead's leg and the snoop were legs of the old controller: let them go.
+        self.listening.stop(ctx, s, "the controller restarted")
         if s.mode in ("connected", "held", "consulting"):
             self._log(ctx, "resumed")
             return
@@ -259,6 +278,7 @@ class QueueService:
         s.closed = True
         for name in (T_ANNOUNCE, T_CALLBACK_OFFER, T_MAX_WAIT, T_RING, T_CHOICE, T_CONSULT_RING):
             ctx.cancel_timer(name)
+        self.listening.stop(ctx, s, "the call ended")
         waiting = s.mode in (*WAITING_MODES, "entering", "offering")
         if s.consult is not None:
             self._drop_consult(ctx, missed=False)
@@ -280,6 +300,8 @@ class QueueService:
 
     def command_failed(self, ctx: ServiceContext, event: inp.CommandFailed) -> bool:
         s = self.s
+        if self.listening.command_failed(ctx, s, event):
+            return True  # listening in failed; the conversation goes on as it was
         if event.command == "StartRecording":
             # The executor has written the failed recording down; the call goes on as is.
             self._log(ctx, "recording_failed", name=s.recording, reason=event.reason)
@@ -815,6 +837,19 @@ class QueueService:
             self._control_done(ctx, True, "consultation cancelled")
         else:
             self._control_done(ctx, False, f"unknown action {action!r}")
+
+    def _listen(self, ctx: ServiceContext, event: inp.ControlRequested) -> None:
+        """A lead asks to listen in (``ivr.queue.listen``); only while an agent has the
+        call. Its answer comes from the listening, so ``s.control`` stays untouched."""
+        s = self.s
+        if s.mode not in ("connected", "held", "consulting") or s.agent is None:
+            ctx.emit(
+                cmd.ControlDone(
+                    event.control_id, False, f"failed: no agent is on the call ({s.mode})"
+                )
+            )
+            return
+        self.listening.start(ctx, s, event, s.agent["staff"])
 
     def _ring_timeout(self) -> int:
         cfg = self._config()

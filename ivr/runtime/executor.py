@@ -110,6 +110,8 @@ class CommandExecutor:
             return await self.queues.execute(channel_id, command)
         if isinstance(command, cmd.StartRecording):
             return await self._start_recording(channel_id, command)
+        if isinstance(command, cmd.DialListener | cmd.Snoop | cmd.BridgeListener):
+            return await self._listen(channel_id, command)
         if isinstance(command, cmd.SaveRecording):
             if self.recordings is not None:
                 self.recordings.save(channel_id, command)
@@ -218,6 +220,38 @@ class CommandExecutor:
             self.recordings.start_failed(channel_id, command, at, str(exc))
             return inp.CommandFailed(self.clock(), "StartRecording", str(exc), gone=False)
         self.recordings.started(channel_id, command, at)
+        return None
+
+    async def _listen(self, channel_id: str, command: cmd.ListenCommand) -> inp.Input | None:
+        """A lead listening in. Any refusal, 404/409 included, is the listening's failure
+        only (``gone=False``): the call's own events say whether the caller is gone."""
+        try:
+            if isinstance(command, cmd.DialListener):
+                await self._ari(
+                    self.client.channels.originate,
+                    command.endpoint,
+                    app=self.app,
+                    app_args=f"listen,{channel_id}",
+                    caller_id=command.caller_id or None,
+                    timeout=command.timeout,
+                    channel_id=command.leg_id,
+                )
+            elif isinstance(command, cmd.Snoop):
+                await self._ari(
+                    self.client.channels.snoop_channel,
+                    channel_id,
+                    self.app,
+                    spy=command.spy,
+                    whisper="none",
+                    app_args=f"snoop,{channel_id}",
+                    snoop_id=command.snoop_id,
+                )
+            else:
+                await self._bridge(cmd.Bridge(command.bridge_id, command.channel_ids))
+                return inp.ListenerBridged(self.clock(), command.bridge_id)
+        except ari_errors.AriError as exc:
+            log.warning("call %s: %s failed: %s", channel_id, type(command).__name__, exc)
+            return inp.CommandFailed(self.clock(), type(command).__name__, str(exc), gone=False)
         return None
 
     async def drain(self, timeout: float = 10.0) -> None:

@@ -163,6 +163,12 @@ class SimChannel(Playable):
     dtmf_received_by_phone: list[str] = field(default_factory=list)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     endpoint: str = ""
+    # A snoop channel (``POST /channels/{id}/snoop``): the channel it spies on and the
+    # directions it spies and whispers in; a spied channel lists its snoops' ids.
+    snoop_of: str | None = None
+    spy: str = "none"
+    whisper: str = "none"
+    snoops: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         assert self.created is not None

@@ -1,11 +1,14 @@
-"""``hotline demo``: the ARI simulator, a controller node running the live menu, and a
-stream of scripted callers.
+"""``hotline demo``: the whole hotline in one process (``HotlineSite``: the ARI simulator,
+a controller node running the live menu and queues, the web page), a stream of scripted
+callers, and simulated agents answering them.
 
-Everything runs in this process on embedded defaults (SQLite under the data directory,
-prompts built on first run, the sample customers imported so a VIP calls too); the
-simulator gets a fresh random password each run, so no secret is ever stored. Each
-call is printed from both sides: what the caller did and heard (simulator) and what the
-controller recorded (database: menu path, queue, end).
+Everything runs on embedded defaults (SQLite under the data directory, prompts built on
+first run, the sample customers imported so a VIP calls too, the sample agents logged in
+with simulated phones); the simulator gets a fresh random password each run, and one user
+of each role (agent, lead, admin) a fresh random password printed at start, so no secret
+is ever stored. The web page includes the demo-only softphone: call the hotline from the
+browser. Each scripted call is printed from both sides: what the caller did and heard
+(simulator) and what the controller recorded (database: menu path, queue, end).
 
 At the end of ``--duration`` no new callers come; callers still on the line hang up, so
 every call the demo made has its complete record.
@@ -14,26 +17,35 @@ every call the demo made has its complete record.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import secrets
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hotline.node import ControllerNode, prepare_ivr
+from hotline.demo_agents import Desk, SimulatedAgents
+from hotline.node import ControllerNode
 from hotline.settings import Settings
-from ivr.simulator import AriSimulator, ScriptedCall
+from hotline.site import HotlineSite, SiteOptions
+from ivr.simulator import ScriptedCall
 from ticketdb import call_log
 from ticketdb.engine import make_sessionmaker
 
 SAMPLE_CUSTOMERS = Path(__file__).resolve().parents[1] / "config" / "customers.sample.csv"
 SAMPLE_AGENTS = Path(__file__).resolve().parents[1] / "config" / "agents.sample.csv"
-# The sample agents' simulated phones: they pick up after a couple of rings and talk a
-# little; one of them never answers, so ring-no-answer is part of the show.
-AGENT_ANSWER_AFTER = 2.0
-AGENT_TALK_SECONDS = 5.0
+# The sample agents are simulated (hotline/demo_agents.py) but one, who never answers, so
+# ring-no-answer is part of the show.
 SILENT_AGENT = "8004"
+DESK_ROLES = ("agent", "lead")
+# The demo's users where the sample agents have none of a role: role → (staff number, name).
+DEMO_USERS = {
+    "agent": ("8901", "Demo Agent"),
+    "lead": ("9001", "Demo Lead"),
+    "admin": ("9901", "Demo Admin"),
+}
 
 
 @dataclass(frozen=True)
@@ -99,28 +111,73 @@ def _import_sample_customers(node: ControllerNode) -> int:
         return import_csv(s, SAMPLE_CUSTOMERS)
 
 
-def _seat_sample_agents(node: ControllerNode, sim: AriSimulator) -> list[str]:
-    """Import the sample agents if there are none, log them all in, give them phones."""
+def _seat_sample_agents(node: ControllerNode) -> tuple[list[Desk], list[str], list[str]]:
+    """Import the sample agents if there are none and log in everyone who takes calls: the
+    desks the simulated agents sit at, the phones that never answer, and who they all are
+    (for the printout)."""
     from ticketdb import seats
     from ticketdb.models import utcnow
 
+    desks, silent, seated = [], [], []
     with make_sessionmaker(node.engine)() as s:
         if not seats.list_seats(s) and SAMPLE_AGENTS.exists():
             seats.import_csv(s, SAMPLE_AGENTS)
-        seated = []
         for row in seats.list_seats(s):
-            if not row.agent.active:
+            agent = row.agent
+            if not agent.active or agent.role not in DESK_ROLES:
                 continue
-            staff = row.agent.staff_number
-            answer = None if staff == SILENT_AGENT else AGENT_ANSWER_AFTER
-            sim.set_phone(row.agent.endpoint, answer, hangup_after=AGENT_TALK_SECONDS)
+            if agent.staff_number == SILENT_AGENT:
+                silent.append(agent.endpoint)  # rings out: ring-no-answer is shown too
+            else:
+                desks.append(Desk(agent.id, agent.staff_number, agent.endpoint))
             if row.seat.state in ("offline", "on_leave", "away"):
                 # A seat left on a call by an earlier run is freed by the node itself.
                 seats.set_state(
-                    s, agent_id=row.agent.id, to_state="available", by="system", now=utcnow()
+                    s, agent_id=agent.id, to_state="available", by="system", now=utcnow()
                 )
-            seated.append(f"{staff} {row.agent.name}")
-        return seated
+            seated.append(f"{agent.staff_number} {agent.name}")
+    return desks, silent, seated
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    role: str
+    staff_number: str
+    name: str
+    password: str
+
+
+def _demo_users(node: ControllerNode) -> list[DemoUser]:
+    """One user of each role with a fresh random password (printed, never stored but as a
+    hash): the first of each role on file, a demo user where the sample has none."""
+    from sqlalchemy import select
+
+    from hotline.cli_agents import set_password
+    from ticketdb import seats
+    from ticketdb.models import Agent
+
+    users = []
+    with make_sessionmaker(node.engine)() as s:
+        for role, (staff_number, name) in DEMO_USERS.items():
+            found = s.scalars(
+                select(Agent)
+                .where(Agent.role == role, Agent.active.is_(True))
+                .order_by(Agent.staff_number)
+                .limit(1)
+            ).one_or_none()
+            if found is None:
+                found = seats.add_agent(
+                    s,
+                    staff_number=staff_number,
+                    name=name,
+                    endpoint=f"PJSIP/{staff_number}",
+                    role=role,
+                    team="hotline",
+                )
+            password = secrets.token_urlsafe(9)
+            set_password(s, found.staff_number, password)
+            users.append(DemoUser(role, found.staff_number, found.name, password))
+    return users
 
 
 class _Always:
@@ -141,56 +198,92 @@ class _Fixed:
         return self.calendar
 
 
+def _web_port(host: str, port: int) -> int:
+    """``port`` when it is free, else 0 (any free port): a second demo, or a test run
+    beside one, still gets its page."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return 0
+    return port
+
+
+def _demo_settings(settings: Settings) -> Settings:
+    """The demo signs its login cookies with a key of its own when none is configured."""
+    if settings.web.secret_key:
+        return settings
+    web = settings.web.model_copy(update={"secret_key": secrets.token_hex(32)})
+    return settings.model_copy(update={"web": web})
+
+
 async def run_demo(
     settings: Settings, duration: float | None, interval: float = 2.0, hours: str = "open"
 ) -> int:
-    paths = settings.paths
-    paths.data_dir.mkdir(parents=True, exist_ok=True)
-    password = secrets.token_urlsafe(16)
+    settings = _demo_settings(settings)
+    web = settings.web
     _print("hotline demo: building prompts (the first run synthesises them with espeak-ng) …")
-    parts = await asyncio.to_thread(prepare_ivr, settings)
-    sim = AriSimulator(
-        username=settings.ari.username,
-        password=password,
-        sounds_dir=paths.prompts_dir,
-        recordings_dir=paths.data_dir / "simulator-recordings",
+    site = HotlineSite(
+        settings,
+        SiteOptions(
+            # By default the demo pretends the desk is open, so a newcomer hears the whole
+            # menu; --hours real uses config/calendar.yaml, --hours closed the night menu.
+            calendars=_Fixed(_Always(hours == "open")),
+            use_configured_calendars=hours == "real",
+            # The sample agents' shifts apply with --hours real only (otherwise whoever is
+            # logged in is on shift).
+            use_configured_shifts=hours == "real",
+            web=web.enabled,
+            web_port=await asyncio.to_thread(_web_port, web.host, web.port)
+            if web.enabled
+            else None,
+            demo=True,
+        ),
     )
-    await sim.start(host="127.0.0.1", port=0)
-    ari = settings.ari.model_copy(update={"url": sim.base_url, "password": password})
-    node = ControllerNode(
-        settings.model_copy(update={"ari": ari}),
-        parts.prompts,
-        menus=parts.menus,
-        # By default the demo pretends the desk is open, so a newcomer hears the whole
-        # menu; --hours real uses config/calendar.yaml, --hours closed the night menu.
-        calendars=parts.calendars if hours == "real" else _Fixed(_Always(hours == "open")),
-        caller_tiers=True,
-        # The queue engine with the sample agents; their shifts apply with --hours real
-        # only (otherwise whoever is logged in is on shift).
-        queues=parts.queues,
-        shifts=parts.shifts if hours == "real" else None,
-    )
-    await node.start()
-    await node.wait_connected()
-    imported = await asyncio.to_thread(_import_sample_customers, node)
-    seated = await asyncio.to_thread(_seat_sample_agents, node, sim)
-    if seated:
-        _print(f"agents logged in with simulated phones: {', '.join(seated)}")
-    menu = parts.menus.current
-    _print(f"ARI simulator at {sim.base_url}/ari; controller '{settings.node.name}' connected")
-    _print(f"menu '{menu.name}' (version {menu.version}) from {parts.menus.path}; edit it live")
-    _print(
-        f"call records: {settings.database.url}"
-        + (f" ({imported} sample customers added)" if imported else "")
-    )
-    until = f" for {duration:.0f} s" if duration else " (Ctrl-C to stop)"
-    _print(f"scripted callers dial 6000 every {interval:.1f} s{until}; desk hours: {hours}")
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + duration if duration else None
-    plans = caller_plans()
+    try:
+        await site.start()
+    except BaseException:
+        await site.stop()  # whatever had started
+        raise
+    node, sim, parts = site.node, site.sim, site.parts
+    assert node is not None and sim is not None and parts is not None
+    floor_task: asyncio.Task[None] | None = None
     calls: list[tuple[ScriptedCall, asyncio.Task[None]]] = []
     try:
+        imported = await asyncio.to_thread(_import_sample_customers, node)
+        desks, silent, seated = await asyncio.to_thread(_seat_sample_agents, node)
+        for endpoint in silent:
+            sim.set_phone(endpoint, None)
+        floor = SimulatedAgents(sim, make_sessionmaker(node.engine), desks)
+        floor.install()
+        floor_task = asyncio.create_task(floor.run(), name="simulated-agents")
+        if seated:
+            _print(f"agents logged in with simulated phones: {', '.join(seated)}")
+        menu = parts.menus.current
+        _print(f"ARI simulator at {sim.base_url}/ari; controller '{settings.node.name}' connected")
+        _print(f"menu '{menu.name}' (version {menu.version}) from {parts.menus.path}; edit it live")
+        _print(
+            f"call records: {settings.database.url}"
+            + (f" ({imported} sample customers added)" if imported else "")
+        )
+        if site.web is not None:
+            users = await asyncio.to_thread(_demo_users, node)
+            _print(f"web page: {site.url}/ — log in as (passwords are new each run):")
+            for user in users:
+                _print(
+                    f"  {user.role:<6} {user.staff_number:<6} {user.name:<14} "
+                    f"password: {user.password}"
+                )
+            _print(
+                f"softphone: {site.url}/softphone — call the hotline from the browser; "
+                "as an agent, answer your own phone there and see the screen pop on your desk"
+            )
+        until = f" for {duration:.0f} s" if duration else " (Ctrl-C to stop)"
+        _print(f"scripted callers dial 6000 every {interval:.1f} s{until}; desk hours: {hours}")
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + duration if duration else None
+        plans = caller_plans()
         # The last callers come early enough to finish before the deadline.
         while deadline is None or loop.time() + 9.0 < deadline:
             plan = next(plans)
@@ -212,8 +305,11 @@ async def run_demo(
                 sim.engine.caller_hangup(call.channel)
         if calls:
             await asyncio.wait([task for _, task in calls], timeout=10)
-        await node.stop()
-        await sim.stop()
+        if floor_task is not None:
+            floor_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await floor_task
+        await site.stop()
     _print("demo finished; see the records with: hotline calls")
     return 0
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.ari.models import format_ari_time
+from ivr.simulator import snoop
 from ivr.simulator.media import MediaLibrary, wav_duration, write_wav
 from ivr.simulator.model import (
     CAUSE_TEXT,
@@ -93,6 +94,8 @@ class SimEngine:
         self.stasis_channels = 0
         self.stasis_channels_max = 0
         self._after_playback: dict[str, Callable[[], None]] = {}
+        # Originated channels ringing now: resolved when a person picks up (``pick_up``).
+        self._pickups: dict[str, asyncio.Future[None]] = {}
         self._idle_waiters: dict[int, list[asyncio.Future[None]]] = {}
 
     # -- helpers -----------------------------------------------------------------------
@@ -206,14 +209,17 @@ class SimEngine:
             return
         self._enter_stasis(ch, app, [])
 
-    def _enter_stasis(self, ch: SimChannel, app: str, args: list[str]) -> None:
+    def _enter_stasis(
+        self, ch: SimChannel, app: str, args: list[str], awaits_reaction: bool = True
+    ) -> None:
         ch.stasis_app = app
         self.stasis_channels += 1
         self.stasis_channels_max = max(self.stasis_channels_max, self.stasis_channels)
         ch.app_name, ch.app_data = "Stasis", ",".join([app, *args])
         ch.subscribed.add(app)
         self.emit("StasisStart", [app], args=list(args), channel=ch.to_json())
-        self._awaiting[ch.id] = {"stasis": self.now()}
+        if awaits_reaction:  # a snoop channel's start asks for no reaction on it
+            self._awaiting[ch.id] = {"stasis": self.now()}
 
     # -- the caller's side ----------------------------------------------------------------
 
@@ -276,7 +282,10 @@ class SimEngine:
         by: str,
         request_cause: int | None = None,
         soft: bool = False,
+        request: bool = True,
     ) -> None:
+        """End ``ch``; ``request=False`` for a channel that ends by itself with nobody
+        asking (a snoop whose spied channel went): no ChannelHangupRequest."""
         if ch.hungup:
             return
         ch.hungup = True
@@ -286,7 +295,8 @@ class SimEngine:
         req: dict[str, Any] = {"cause": request_cause if request_cause is not None else cause}
         if soft:
             req["soft"] = True
-        self._channel_event("ChannelHangupRequest", ch, **req)
+        if request:
+            self._channel_event("ChannelHangupRequest", ch, **req)
         self._stop_all_media(ch)
         if ch.bridge_id is not None and ch.bridge_id in self.bridges:
             self._leave_bridge(self.bridges[ch.bridge_id], ch)
@@ -303,6 +313,8 @@ class SimEngine:
         for kind, since in self._awaiting.pop(ch.id, {}).items():
             self.pending_at_hangup.setdefault(kind, []).append(self.now() - since)
         ch.ended.set()
+        if ch.snoops or ch.snoop_of is not None:
+            snoop.after_hangup(self, ch)
 
     def continue_in_dialplan(
         self, channel_id: str, context: str | None, exten: str | None, priority: int | None
@@ -436,17 +448,15 @@ class SimEngine:
         self._set_state(ch, "Ringing")
         wait = phone.answer_after
         no_timeout = timeout < 0  # channels.json: "-1 for no timeout"
-        if wait is None or (not no_timeout and wait >= timeout):
-            if no_timeout:
-                await ch.ended.wait()  # rings until someone hangs up
-                return
-            await asyncio.sleep(timeout)
-            if not ch.hungup:
-                self.emit("Dial", ch.subscribed, peer=ch.to_json(), dialstatus="NOANSWER")
-                self.hangup(ch, 19, by="timeout")
-            return
-        await asyncio.sleep(wait)
+        # It answers by itself after ``wait`` unless that is past the originate timeout;
+        # a person may pick it up by hand meanwhile (``pick_up``).
+        auto = wait is not None and (no_timeout or wait < timeout)
+        picked_up = await self._ringing(ch, wait if auto else None if no_timeout else timeout)
         if ch.hungup:
+            return
+        if not (auto or picked_up):
+            self.emit("Dial", ch.subscribed, peer=ch.to_json(), dialstatus="NOANSWER")
+            self.hangup(ch, 19, by="timeout")
             return
         self.emit("Dial", ch.subscribed, peer=ch.to_json(), dialstatus="ANSWER")
         self._answer(ch)
@@ -458,6 +468,26 @@ class SimEngine:
             self.loop.call_later(
                 phone.hangup_after, functools.partial(self.hangup, ch, 16, by="far_end")
             )
+
+    async def _ringing(self, ch: SimChannel, limit: float | None) -> bool:
+        """Ring for ``limit`` s (None: until hung up); True when picked up by hand first."""
+        pickup: asyncio.Future[None] = self.loop.create_future()
+        self._pickups[ch.id] = pickup
+        ended = self.loop.create_task(ch.ended.wait())
+        try:
+            await asyncio.wait((pickup, ended), timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+            self._pickups.pop(ch.id, None)
+        return pickup.done()
+
+    def pick_up(self, channel_id: str) -> None:
+        """A person answers a ringing phone (the demo's softphone, for someone playing an
+        agent whose phone is set never to answer by itself)."""
+        pickup = self._pickups.get(channel_id)
+        if pickup is None or pickup.done():
+            raise SimError(409, "Phone is not ringing")
+        pickup.set_result(None)
 
     # -- playbacks --------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ivr.ari.models import format_ari_time
+from ivr.simulator import snoop
 from ivr.simulator.callers import (
     ScriptedCall,
     ScriptError,
@@ -183,6 +184,12 @@ class AriSimulator:
     def delay_events(self, seconds: float) -> None:
         self.event_delay = seconds
 
+    def send_raw(self, text: str) -> int:
+        """Send ``text`` as one frame on every events socket, as is (a malformed event)."""
+        for conn in list(self._connections):
+            self._spawn(conn.ws.send_str(text))
+        return len(self._connections)
+
     @property
     def connected_apps(self) -> list[str]:
         return sorted(self.engine.apps)
@@ -223,7 +230,9 @@ class AriSimulator:
         r.add_post(f"{ari}/channels/{{id}}/record", self._record)
         r.add_get(f"{ari}/channels/{{id}}/variable", self._get_var)
         r.add_post(f"{ari}/channels/{{id}}/variable", self._set_var)
-        for op in ("move", "redirect", "mute", "hold", "silence", "snoop", "dial", "progress"):
+        r.add_post(f"{ari}/channels/{{id}}/snoop", self._snoop)
+        r.add_post(f"{ari}/channels/{{id}}/snoop/{{sid}}", self._snoop)
+        for op in ("move", "redirect", "mute", "hold", "silence", "dial", "progress"):
             r.add_route("*", f"{ari}/channels/{{id}}/{op}", self._not_simulated)
         r.add_get(f"{ari}/bridges", self._list_bridges)
         r.add_post(f"{ari}/bridges", self._create_bridge)
@@ -258,6 +267,7 @@ class AriSimulator:
         r.add_post(f"{sim}/faults/drop-websockets", self._sim_drop)
         r.add_post(f"{sim}/faults/fail-next", self._sim_fail_next)
         r.add_post(f"{sim}/faults/event-delay", self._sim_event_delay)
+        r.add_post(f"{sim}/faults/raw-event", self._sim_raw_event)
         return app
 
     # -- middlewares -----------------------------------------------------------------------
@@ -507,6 +517,18 @@ class AriSimulator:
         )
         return web.json_response(rec.to_json(), status=201)
 
+    async def _snoop(self, request: web.Request) -> web.Response:
+        ch = snoop.snoop(
+            self.engine,
+            request.match_info["id"],
+            spy=_q(request, "spy"),
+            whisper=_q(request, "whisper"),
+            app=_q(request, "app"),
+            app_args=_q(request, "appArgs"),
+            snoop_id=request.match_info.get("sid") or _q(request, "snoopId"),
+        )
+        return web.json_response(ch.to_json())
+
     async def _get_var(self, request: web.Request) -> web.Response:
         value = self.engine.get_var(
             request.match_info["id"], _q(request, "variable", required=True) or ""
@@ -729,6 +751,10 @@ class AriSimulator:
         body = await self._json_body(request)
         self.delay_events(float(body.get("seconds", 0.0)))
         return web.Response(status=204)
+
+    async def _sim_raw_event(self, request: web.Request) -> web.Response:
+        body = await self._json_body(request)
+        return web.json_response({"sent": self.send_raw(str(body.get("text", "")))})
 
 
 def _percentiles(values: list[float]) -> dict[str, float | int | None]:

@@ -295,6 +295,8 @@ def load_calendars(path: Path) -> Calendars:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CalendarError(f"{path}: cannot read calendar file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise CalendarError(f"{path}:1: not UTF-8 text") from None
 
     def fail(loc: tuple[object, ...], problem: str) -> CalendarError:
         key = ".".join(str(p) for p in loc) or "(top level)"

@@ -18,6 +18,9 @@ from typing import Any
 
 from agents.queue_config import QueueCatalog
 from agents.shifts import ShiftConfig
+from hotline.metrics import family
+from hotline.node_metrics import NodeMetrics
+from hotline.ops_server import OpsServer, start_ops
 from hotline.recordings import RecordingStore
 from hotline.scheduler import LeaderScheduler
 from hotline.settings import Settings
@@ -82,6 +85,9 @@ class ControllerNode:
         self._stream_task: asyncio.Task[None] | None = None
         # Timed jobs (hotline.jobs): run here only while this node holds the lease.
         self.scheduler: LeaderScheduler | None = None
+        # /metrics and /healthz (ops.port): what monitoring sees of this node.
+        self.metrics = NodeMetrics(self)
+        self.ops: OpsServer | None = None
 
     def _menu_service(self) -> Service:
         from ivr.menus.engine import MenuService
@@ -170,6 +176,7 @@ class ControllerNode:
             clock=self.clock,
             tier_lookup=self._tier_lookup() if self.caller_tiers else None,
             services=services,
+            observe_latency=self.metrics.event_latency.observe,
             executor=CommandExecutor(
                 self.client,
                 self.writer,
@@ -199,6 +206,19 @@ class ControllerNode:
         self._stream_task = asyncio.create_task(self.stream.run(), name="ari-event-stream")
         if self.menus is not None:
             self._watch_task = asyncio.create_task(self._watch_menus(), name="menu-reload")
+        # Tasks alive on this loop: what `hotline bench soak` compares for leaks.
+        loop = asyncio.get_running_loop()
+        self.metrics.registry.add_collector(
+            lambda: [
+                family(
+                    "hotline_asyncio_tasks",
+                    "gauge",
+                    "Asyncio tasks alive",
+                    len(asyncio.all_tasks(loop)),
+                )
+            ]
+        )
+        self.ops = await start_ops(self)
 
     async def wait_connected(self, timeout: float = 10.0) -> None:
         assert self.stream is not None
@@ -206,6 +226,9 @@ class ControllerNode:
 
     async def stop(self, drain_timeout: float = 10.0) -> None:
         """Stop reading events, finish queued call work, flush records, close connections."""
+        if self.ops is not None:
+            await self.ops.stop()
+            self.ops = None
         if self.scheduler is not None:
             # A job in progress finishes; the lease is given up for another node.
             await asyncio.to_thread(self.scheduler.stop, drain_timeout)

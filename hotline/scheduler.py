@@ -242,6 +242,15 @@ class LeaderScheduler:
         """Whether this process runs the jobs now (it holds the lease)."""
         return self._scheduler is not None
 
+    @property
+    def alive(self) -> bool:
+        """Whether the lease thread is up (holding the lease or waiting for it)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def lease_held_until(self) -> datetime | None:
+        return self._held_until
+
     def start(self) -> None:
         """Start competing for the lease in a background thread."""
         if self._thread is not None:

@@ -31,6 +31,8 @@ class _Section(BaseModel):
 
 class NodeSettings(_Section):
     name: str = Field("node1", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    # "json": one JSON object per log line (for log shippers); `--log-format` overrides.
+    log_format: Literal["text", "json"] = "text"
 
 
 class AriSettings(_Section):
@@ -235,6 +237,16 @@ class WebSettings(_Section):
     default_language: Literal["en", "zh"] = "en"
 
 
+class OpsSettings(_Section):
+    """The controller's own /healthz and /metrics (Prometheus) endpoint."""
+
+    host: str = "127.0.0.1"
+    # 0: no endpoint (the web page still serves /healthz and /metrics).
+    port: int = Field(9090, ge=0, le=65535)
+    # A database that takes longer than this to answer SELECT 1 counts as unreachable.
+    db_timeout: float = Field(1.0, gt=0, le=30)
+
+
 class Settings(_Section):
     node: NodeSettings = NodeSettings()
     ari: AriSettings = AriSettings()
@@ -248,6 +260,7 @@ class Settings(_Section):
     callbacks: CallbackSettings = CallbackSettings()
     retention: RetentionSettings = RetentionSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    ops: OpsSettings = OpsSettings()
 
     def require_web_secret(self) -> None:
         if self.web.enabled and not self.web.secret_key:
@@ -288,6 +301,8 @@ def _line_of(text: str, section: str, key: str) -> int | None:
     current = None
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
+        if current is None and not key and re.match(rf"^{re.escape(section)}\s*=", stripped):
+            return number  # a top-level `node = 5` (or a stray key) where a table belongs
         header = re.match(r"^\[([^\]]+)\]", stripped)
         if header:
             current = header.group(1).strip()
@@ -295,6 +310,13 @@ def _line_of(text: str, section: str, key: str) -> int | None:
                 return number
             continue
         if current == section and re.match(rf"^{re.escape(key)}\s*=", stripped):
+            return number
+    # Other spellings TOML allows ([[n]], n.x = 1, "n" = 1, [node.sub]): the first line
+    # using the name as a key.
+    token = re.compile(rf"""(^|[\[.\s"'])({re.escape(key or section)})(["']?\s*[\]=.])""")
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped.startswith("#") and token.search(stripped):
             return number
     return None
 
@@ -322,7 +344,11 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             text = path.read_text(encoding="utf-8")
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+            at = re.search(r"at line (\d+)", str(exc))
+            line = int(at.group(1)) if at else max(len(text.splitlines()), 1)
+            raise SettingsError(f"{path}:{line}: not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise SettingsError(f"{path}:1: not UTF-8 text") from None
         except OSError as exc:
             raise SettingsError(f"{path}: cannot read: {exc.strerror}") from None
     elif explicit:

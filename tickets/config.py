@@ -225,6 +225,8 @@ def load_rules(path: Path) -> TicketRules:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TicketRulesError(f"{path}: cannot read ticket rules: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise TicketRulesError(f"{path}:1: not UTF-8 text") from None
     return parse_rules(text, path)
 
 

@@ -98,4 +98,13 @@ def _register_areas(app: Flask, settings: Settings) -> None:
 
 
 # Page areas, in menu order; a module joins when its area lands.
-AREAS: tuple[str, ...] = ("reports",)
+AREAS: tuple[str, ...] = (
+    "agent_page",
+    "wallboard",
+    "reports",
+    "admin",
+    "listen",
+    "softphone",
+    "api_v1",
+    "ops",
+)

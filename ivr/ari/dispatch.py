@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
@@ -21,9 +22,16 @@ T = TypeVar("T")
 
 
 class OrderedDispatcher(Generic[K, T]):
-    def __init__(self, handler: Callable[[K, T], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        handler: Callable[[K, T], Awaitable[None]],
+        on_handled: Callable[[K, T, float], None] | None = None,
+    ) -> None:
         self._handler = handler
-        self._queues: dict[K, deque[T]] = {}
+        # Told, after each item, the seconds from its submission to the end of its
+        # handling (the controller's event-to-command latency).
+        self._on_handled = on_handled
+        self._queues: dict[K, deque[tuple[T, float]]] = {}
         self._tasks: dict[K, asyncio.Task[None]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
@@ -40,12 +48,12 @@ class OrderedDispatcher(Generic[K, T]):
             self._tasks[key] = asyncio.get_running_loop().create_task(
                 self._work(key, queue), name=f"dispatch:{key}"
             )
-        queue.append(item)
+        queue.append((item, time.perf_counter()))
 
-    async def _work(self, key: K, queue: deque[T]) -> None:
+    async def _work(self, key: K, queue: deque[tuple[T, float]]) -> None:
         try:
             while queue:
-                item = queue.popleft()
+                item, submitted_at = queue.popleft()
                 try:
                     await self._handler(key, item)
                 except Exception:
@@ -53,6 +61,11 @@ class OrderedDispatcher(Generic[K, T]):
                     # the worker (and the items queued behind) alive.
                     log.exception("unhandled error for %s", key)
                 self.handled += 1
+                if self._on_handled is not None:
+                    try:
+                        self._on_handled(key, item, time.perf_counter() - submitted_at)
+                    except Exception:
+                        log.exception("on_handled failed for %s", key)
         finally:
             # No await between the emptiness check and here: no item can slip in unseen.
             if self._queues.get(key) is queue:

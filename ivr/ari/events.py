@@ -11,6 +11,7 @@ handling: playbacks and recordings name theirs in ``target_uri`` (``channel:<id>
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -242,7 +243,10 @@ def _opt_channel(data: Mapping[str, Any], key: str) -> Channel | None:
 
 
 def _int_or_none(value: object) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    # JSON as Python reads it may say Infinity or NaN; neither is a number we can use.
+    return int(value) if math.isfinite(value) else None
 
 
 _Builder = Callable[[Mapping[str, Any], dict[str, Any]], Event]
@@ -379,5 +383,7 @@ def parse_event(data: object) -> Event:
     }
     try:
         return _build(etype, data, base)
-    except MalformedModel as exc:
+    except (MalformedModel, ValueError, TypeError, ArithmeticError) as exc:
+        # Wrong types in odd places (a number too large for a date …) are malformed
+        # too: anything else would end the events reader.
         raise MalformedEvent(f"{etype}: {exc}") from None

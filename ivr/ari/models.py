@@ -7,6 +7,7 @@ fields and strict about the identity fields (a channel without an id is malforme
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,16 +22,16 @@ def parse_ari_time(value: object) -> datetime:
     """ARI timestamps look like ``2026-11-25T12:00:00.123+0000``."""
     if not isinstance(value, str) or not value:
         raise MalformedModel(f"bad timestamp {value!r}")
-    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
-        try:
-            return datetime.strptime(value, fmt).astimezone(UTC)
-        except ValueError:
-            continue
     try:
+        for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+            try:
+                return datetime.strptime(value, fmt).astimezone(UTC)
+            except ValueError:
+                continue
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return parsed.replace(tzinfo=parsed.tzinfo or UTC).astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 9999 east of UTC
         raise MalformedModel(f"bad timestamp {value!r}") from None
-    return parsed.replace(tzinfo=parsed.tzinfo or UTC).astimezone(UTC)
 
 
 def format_ari_time(value: datetime) -> str:
@@ -196,7 +197,9 @@ class LiveRecording:
             format=_str(data, "format"),
             target_uri=_str(data, "target_uri"),
             state=_str(data, "state"),
-            duration=int(duration) if isinstance(duration, int | float) else None,
+            duration=int(duration)
+            if isinstance(duration, int | float) and math.isfinite(duration)
+            else None,
             cause=_str(data, "cause"),
             raw=dict(data),
         )

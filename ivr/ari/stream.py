@@ -147,7 +147,8 @@ class EventStream:
         """Parse and hand on one message; True when it says we were replaced."""
         try:
             event = parse_event(json.loads(text))
-        except (ValueError, MalformedEvent) as exc:
+        except (ValueError, RecursionError, MalformedEvent) as exc:
+            # RecursionError: JSON nested deeper than the parser's stack.
             self.malformed += 1
             log.warning("skipping malformed ARI event: %s", exc)
             return False

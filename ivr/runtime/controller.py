@@ -36,7 +36,7 @@ from ivr.ari.models import Channel
 from ivr.call import inputs as inp
 from ivr.call.flow import CallFlow
 from ivr.call.service import Prompts, Service
-from ivr.runtime import translate
+from ivr.runtime import callctx, translate
 from ivr.runtime.executor import CommandExecutor, Writer
 from ivr.runtime.session import CallSession
 from ticketdb import call_log
@@ -96,8 +96,11 @@ class Controller:
         adopt_grace: float = 0.5,
         tier_lookup: Callable[[str], str] | None = None,
         services: dict[str, Callable[[], Service]] | None = None,
+        observe_latency: Callable[[float], None] | None = None,
     ) -> None:
         self.services = services or {}
+        # Seconds from an ARI event's arrival to the end of its handling (metrics).
+        self.observe_latency = observe_latency
         self.tier_lookup = tier_lookup
         self.adopt_grace = adopt_grace
         self.client = client
@@ -111,7 +114,9 @@ class Controller:
         self.clock = clock
         self.executor = executor or CommandExecutor(client, writer, node, clock)
         self.sessions: dict[str, CallSession] = {}
-        self.dispatcher: OrderedDispatcher[str, object] = OrderedDispatcher(self._handle)
+        self.dispatcher: OrderedDispatcher[str, object] = OrderedDispatcher(
+            self._handle, self._handled
+        )
         self.stats = ControllerStats()
         self._reconcile_lock = asyncio.Lock()
         self.on_call_finished: Callable[[CallSession], None] | None = None
@@ -129,7 +134,13 @@ class Controller:
         # (``<call>~a1``): its events join the call's own ordered stream.
         self.dispatcher.submit(call_key(key), event)
 
+    def _handled(self, key: str, item: object, seconds: float) -> None:
+        if self.observe_latency is not None and isinstance(item, ev.Event):
+            self.observe_latency(seconds)
+
     async def _handle(self, key: str, item: object) -> None:
+        # Every log line written while handling this call names it (hotline.logsetup).
+        callctx.call_id.set(key)
         try:
             await self._handle_item(key, item)
         except Exception:

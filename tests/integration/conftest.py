@@ -54,6 +54,9 @@ def make_settings(db_url: str, prompts_dir: Path, ari_url: str, **ari: Any) -> S
             # Timed jobs (dispatch, SLA sweeps …) would race a test's own setup; the
             # scheduler has its own tests.
             "scheduler": {"enabled": False},
+            # No /healthz-/metrics listener on the shared port 9090 (tests run side by
+            # side); tests of that endpoint start their own on a free port.
+            "ops": {"port": 0},
         }
     )
 

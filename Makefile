@@ -1,4 +1,4 @@
-.PHONY: install demo test lint format typecheck bench
+.PHONY: install demo test lint format typecheck bench screenshots
 
 install:
 	./bootstrap install
@@ -23,3 +23,7 @@ typecheck:
 
 bench:
 	.venv/bin/python -m bench
+
+# Refresh the README's pictures of the agent desk and the wallboard from the browser tests.
+screenshots:
+	HOTLINE_SCREENSHOTS=1 .venv/bin/python -m pytest -q tests/browser/test_agent_desk.py tests/browser/test_wallboard.py

@@ -204,7 +204,9 @@ def browser_site(tmp_path: Path, browser_prompts: Path) -> Iterator[BrowserSite]
         site.stop()
 
 
-@pytest.fixture(scope="session")
+# Function scope, not session: while Playwright's sync API is running it holds an event
+# loop on the main thread, and every asyncio test after it would fail to start its own.
+@pytest.fixture
 def playwright_instance() -> Iterator[Playwright]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: ./bootstrap test installs Debian's chromium")
@@ -212,7 +214,7 @@ def playwright_instance() -> Iterator[Playwright]:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, headless=True)
     yield browser

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from playwright.sync_api import Page, expect
@@ -29,3 +31,14 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
         time.sleep(0.05)
+
+
+def screenshot_path(name: str, tmp_path: Path) -> Path:
+    """Where a test saves its screenshot: ``docs/screenshots/<name>`` when
+    ``HOTLINE_SCREENSHOTS=1`` (``make screenshots`` refreshes the README's pictures),
+    else the test's temporary directory, so a test run never changes the checkout."""
+    if os.environ.get("HOTLINE_SCREENSHOTS") == "1":
+        target = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+    return tmp_path / name

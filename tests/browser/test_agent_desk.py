@@ -10,12 +10,13 @@ import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from tests.browser.conftest import REPO, BrowserSite
-from tests.browser.helpers import login, wait_until
+from tests.browser.conftest import BrowserSite
+from tests.browser.helpers import login, screenshot_path, wait_until
 from ticketdb.customers import upsert_customer
 from ticketdb.models import Call, CallbackRequest, SeatState, Ticket, utcnow
 from ticketdb.seats import agent_by_staff_number
@@ -23,7 +24,6 @@ from ticketdb.tickets import create_ticket
 
 CALLER = "13812345678"
 MASKED = "138****5678"
-SCREENSHOT = REPO / "docs" / "screenshots" / "agent-desk.png"
 
 
 def _seat_state(site: BrowserSite, staff: str) -> str:
@@ -50,7 +50,7 @@ def _open_desk(page: Page, site: BrowserSite, role: str = "agent") -> None:
 
 
 def test_a_routed_caller_pops_with_history_and_an_injury_complaint_is_filed(
-    page: Page, browser_site: BrowserSite, new_page: Callable[[], Page]
+    page: Page, browser_site: BrowserSite, new_page: Callable[[], Page], tmp_path: Path
 ) -> None:
     """The issue's whole scenario, with the team lead's wallboard open in another browser:
     the complaint the agent files is red there within 2 s."""
@@ -108,8 +108,7 @@ def test_a_routed_caller_pops_with_history_and_an_injury_complaint_is_filed(
     page.check("#f-injury")
     page.fill("#f-summary", "Spoiled milk, child taken to hospital")
     expect(pop).to_have_attribute("data-state", "on_call", timeout=10_000)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.screenshot(path=str(screenshot_path("agent-desk.png", tmp_path)), full_page=True)
 
     # The ticket is made from the call the agent took: wait for the record to say so.
     def answered_by_me() -> bool:

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from tests.browser.conftest import REPO, BrowserSite
-from tests.browser.helpers import login, wait_until
+from tests.browser.helpers import login, screenshot_path, wait_until
 from ticketdb.models import CallControl, SeatState, utcnow
 from ticketdb.seats import agent_by_staff_number, history
 from ticketdb.tickets import create_ticket
 from tickets.config import load_rules
 
-SCREENSHOT = REPO / "docs" / "screenshots" / "wallboard.png"
 # Telecom menu: 1 Mandarin, 5 complaints and suggestions, 1 a complaint → a queue.
 TO_THE_QUEUE = "wait for prompt, press 1, wait 1, press 5, wait 1, press 1"
 RED = "rgb(198, 40, 40)"  # hotline.css --bad
@@ -48,7 +48,7 @@ def _open_wallboard(page: Page, site: BrowserSite) -> None:
 
 
 def test_the_lead_sees_an_injury_in_red_and_steers_the_floor(
-    page: Page, browser_site: BrowserSite
+    page: Page, browser_site: BrowserSite, tmp_path: Path
 ) -> None:
     site = browser_site
     site.set_state("agent", "available")
@@ -126,5 +126,4 @@ def test_the_lead_sees_an_injury_in_red_and_steers_the_floor(
     expect(page.locator("#queues td.waiting.warn").first).to_be_visible()
     expect(page.locator("#queues td.longest .elapsed").first).to_be_visible()
     expect(page.locator("#chart-calls_per_hour")).to_have_attribute("src", re.compile(r"\.svg\?v="))
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.screenshot(path=str(screenshot_path("wallboard.png", tmp_path)), full_page=True)

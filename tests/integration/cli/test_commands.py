@@ -102,7 +102,15 @@ def test_run_against_an_unreachable_asterisk_says_so_and_keeps_trying(
             line = proc.stdout.readline()
             assert line, "".join(lines)  # the process must not die
             lines.append(line)
-        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/login", timeout=10) as page:
+        # The page comes up beside the reconnecting controller: wait for it to answer.
+        while True:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{web_port}/login", timeout=10)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
+                time.sleep(0.1)
+        with page:
             assert page.status == 200
             assert page.headers["Server"] == "hotline"  # cheroot, not Flask's dev server
             assert b'name="staff_number"' in page.read()

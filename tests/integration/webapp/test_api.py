@@ -293,7 +293,10 @@ def test_call_control_requests(app: Flask, sessions: sessionmaker[Session]) -> N
     lead, agent, other = Client(app, "8001"), Client(app, "8002"), Client(app, "8003")
 
     none = agent.post("/api/calls/control", {"action": "hold"})
-    assert none.status_code == 404 and none.get_json() == {"error": "no call", "error_id": "not_found"}
+    assert none.status_code == 404 and none.get_json() == {
+        "error": "no call",
+        "error_id": "not_found",
+    }
 
     on_call(sessions, a)
     held = agent.post("/api/calls/control", {"action": "hold"})

@@ -1,6 +1,7 @@
-"""``python -m bench [--calls N] [--rate R] [--pg URL] [--only calls|ivr|acd]``: run the
-benchmarks, write ``bench/results/calls.json``, ``bench/results/ivr.json`` and
-``bench/results/acd.json`` and the README's benchmark tables.
+"""``python -m bench [--calls N] [--rate R] [--pg URL] [--only calls|ivr|acd|load|soak|faults]``:
+run the benchmarks, write ``bench/results/<name>.json`` and the README's benchmark tables
+(a table goes between its ``<!-- bench:<name>:start/end -->`` markers when the README has
+them). Load, soak and faults take minutes to tens of minutes: they run only when named.
 
 The IVR benchmark runs as ``hotline bench ivr … --json --sim-process``, one process per
 run: the simulator in a process of its own, so CPU and peak RSS are the controller's, and
@@ -199,13 +200,123 @@ def _bench_acd(runs: int) -> None:
     print(table)
 
 
+# `hotline bench load` runs: a steady hour-like load with the issue's behaviour mix, and a
+# busier one with shorter calls. Each leaves the controller in its own process.
+LOAD_SCENARIOS = [
+    ["--rate", "2", "--duration", "120", "--agents", "100", "--handle-time-mean", "60"],
+    ["--rate", "10", "--duration", "120", "--agents", "150", "--handle-time-mean", "10"],
+]
+LOAD_START, LOAD_END = "<!-- bench:load:start -->", "<!-- bench:load:end -->"
+SOAK_START, SOAK_END = "<!-- bench:soak:start -->", "<!-- bench:soak:end -->"
+FAULTS_START, FAULTS_END = "<!-- bench:faults:start -->", "<!-- bench:faults:end -->"
+
+
+def _cli_json(args: list[str], timeout: float | None) -> Any:
+    """``hotline <args> --json`` in a process of its own; its figures (exit status 1 with
+    figures: it ran, and the figures say what failed)."""
+    cmd = [sys.executable, "-m", "hotline.cli", *args, "--json"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    try:
+        return json.loads(done.stdout)
+    except ValueError:
+        raise SystemExit(
+            f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}"
+        ) from None
+
+
+def _write(name: str, results: Any) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+
+
+def _bench_load(pg: str | None) -> None:
+    results = []
+    for args in LOAD_SCENARIOS:
+        for db in [None, pg] if pg else [None]:
+            extra = ["--db", db] if db else []
+            r = _cli_json(["bench", "load", *args, *extra, "--sim-process"], timeout=1800)
+            print(json.dumps({k: v for k, v in r.items() if k != "rss_series_mb"}))
+            results.append(r)
+    _write("load", results)
+    lines = [
+        "| command | db | offered / answered / abandoned / self-served / callbacks | service "
+        "level | digit→command p50 / p99 | ARI req/s | controller CPU | RSS peak | DB writes/s "
+        "| peak calls | records (complete / lost / dup) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        sl = "-" if r["service_level"] is None else f"{100 * r['service_level']:.1f} %"
+        lines.append(
+            f"| `{r['command']}` | {r['database']} | {r['offered']} / {r['answered']} / "
+            f"{r['abandoned']} / {r['self_served']} / {r['callbacks']} | {sl} | "
+            f"{r['event_to_command_p50_ms']} / {r['event_to_command_p99_ms']} ms | "
+            f"{r['ari_requests_per_second']} | {r['controller_cpu_percent']} % | "
+            f"{r['rss_peak_mb']} MB | {r['db_writes_per_second']} | "
+            f"{r['peak_concurrent_calls']} | {r['records_complete']} / {r['records_lost']} / "
+            f"{r['records_duplicated']} |"
+        )
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    lines.append(
+        f"\n_Measured {stamp} with `python -m bench --only load` on {results[0]['cpus']} CPUs._"
+    )
+    table = "\n".join(lines)
+    _replace_block(LOAD_START, LOAD_END, table)
+    print(table)
+
+
+def _bench_soak(minutes: float) -> None:
+    r = _cli_json(["bench", "soak", "--minutes", f"{minutes:g}", "--sim-process"], timeout=None)
+    _write("soak", [r])
+    b, a = r["idle_before"], r["idle_after"]
+    table = "\n".join(
+        [
+            "| command | verdict | RSS slope | tasks idle before / after | fds idle before / "
+            "after | records (complete / lost / dup) |",
+            "|---|---|---|---|---|---|",
+            f"| `{r['command']}` | {r['verdict']} | {r['rss_slope_mb_per_hour']} MB/h | "
+            f"{b['asyncio_tasks']} / {a['asyncio_tasks']} | {b['open_fds']} / {a['open_fds']} | "
+            f"{r['records_complete']} / {r['records_lost']} / {r['records_duplicated']} |",
+        ]
+    )
+    _replace_block(SOAK_START, SOAK_END, table)
+    print(table)
+
+
+def _bench_faults() -> None:
+    results = _cli_json(["bench", "faults", "--sim-process"], timeout=None)
+    _write("faults", results)
+    lines = ["| scenario | verdict | calls | records lost / dup | note |", "|---|---|---|---|---|"]
+    for r in results:
+        if "reason" in r:
+            lines.append(f"| {r['title']} | {r['verdict']} | - | - | {r['reason']} |")
+            continue
+        note = "; ".join(r["failures"]) or (
+            f"{r['calls_after_fault_as_scripted']} of {r['calls_after_fault']} calls after "
+            "the fault as scripted"
+            if r.get("recovered_from_seconds") is not None
+            else ""
+        )
+        lines.append(
+            f"| {r['title']} (`--scenario {r['scenario']}`) | {r['verdict']} | {r['offered']} | "
+            f"{r['records_lost']} / {r['records_duplicated']} | {note} |"
+        )
+    table = "\n".join(lines)
+    _replace_block(FAULTS_START, FAULTS_END, table)
+    print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--rate", type=float, default=30.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pg", help="also run against this PostgreSQL URL")
-    parser.add_argument("--only", choices=["calls", "ivr", "acd"], help="run one benchmark only")
+    parser.add_argument(
+        "--only",
+        choices=["calls", "ivr", "acd", "load", "soak", "faults"],
+        help="run one benchmark only (load, soak and faults run only when named)",
+    )
+    parser.add_argument("--soak-minutes", type=float, default=10.0, help="for --only soak")
     parser.add_argument(
         "--ivr-concurrency",
         type=int,
@@ -214,6 +325,15 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.only == "load":
+        _bench_load(args.pg)
+        return
+    if args.only == "soak":
+        _bench_soak(args.soak_minutes)
+        return
+    if args.only == "faults":
+        _bench_faults()
+        return
     if args.only in (None, "ivr"):
         scenarios = (
             [(c, 0.0) for c in args.ivr_concurrency] if args.ivr_concurrency else IVR_SCENARIOS

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from agents.shifts import ShiftConfig
+    from hotline.benchmarks.load import LoadConfig
 
 EXIT_CONFIG = 2
 # ticketdb.models.CUSTOMER_TIERS, repeated so --help needs no SQLAlchemy import.
@@ -34,12 +35,15 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(Path(args.config) if args.config else None)
 
 
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _setup_logging(
+    verbose: bool, log_format: str | None = None, settings: Settings | None = None
+) -> None:
+    from hotline.logsetup import setup_logging
+
+    # --log-format wins over the settings file's node.log_format.
+    fmt = log_format or (settings.node.log_format if settings is not None else "text")
+    node = settings.node.name if settings is not None else ""
+    setup_logging(verbose, "json" if fmt == "json" else "text", node=node)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -48,7 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings.require_web_secret()
     from hotline.node import run_until_signalled
 
-    _setup_logging(args.verbose)
+    _setup_logging(args.verbose, args.log_format, settings)
     return asyncio.run(run_until_signalled(settings))
 
 
@@ -107,7 +111,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     from ivr.simulator import serve_forever
 
-    _setup_logging(args.verbose)
+    _setup_logging(args.verbose, args.log_format)
     password = args.password or os.environ.get("HOTLINE_ARI_PASSWORD") or secrets.token_urlsafe(12)
     if not (args.password or os.environ.get("HOTLINE_ARI_PASSWORD")):
         print(f"ARI simulator password (generated): {password}", flush=True)
@@ -170,6 +174,119 @@ def cmd_bench_acd(args: argparse.Namespace) -> int:
         db_url=args.db,
         as_json=args.json,
         verbose=args.verbose,
+    )
+
+
+def _load_config(args: argparse.Namespace, duration: float) -> LoadConfig:
+    """The options every load-driven benchmark shares (``BenchError`` for a bad --mix)."""
+    from hotline.benchmarks.load import DEFAULT_MIX, LoadConfig, parse_mix
+
+    return LoadConfig(
+        rate=args.rate,
+        duration=duration,
+        agents=args.agents,
+        mix=parse_mix(args.mix) if args.mix else dict(DEFAULT_MIX),
+        handle_time_mean=args.handle_time_mean,
+        wrap_up=args.wrap_up,
+        think=args.think,
+        patience=args.patience,
+        answer_after=args.answer_after,
+        drain=args.drain,
+        db_url=args.db,
+        sim_process=args.sim_process,
+        seed=args.seed,
+    )
+
+
+def cmd_bench_load(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from hotline.benchmarks.harness import BenchError
+    from hotline.benchmarks.load import main as bench_load
+
+    try:
+        config = _load_config(args, args.duration)
+    except BenchError as exc:
+        print(f"hotline: error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return bench_load(settings, config, as_json=args.json, verbose=args.verbose)
+
+
+def cmd_bench_soak(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from hotline.benchmarks.harness import BenchError
+    from hotline.benchmarks.soak import main as bench_soak
+
+    try:
+        config = _load_config(args, args.minutes * 60)
+    except BenchError as exc:
+        print(f"hotline: error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return bench_soak(
+        settings,
+        config,
+        warm_up=args.warm_up,
+        max_rss_slope=args.max_rss_slope,
+        as_json=args.json,
+        verbose=args.verbose,
+    )
+
+
+def cmd_bench_faults(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from hotline.benchmarks.faults import main as bench_faults
+    from hotline.benchmarks.harness import BenchError
+
+    try:
+        config = _load_config(args, args.duration)
+    except BenchError as exc:
+        print(f"hotline: error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return bench_faults(
+        settings,
+        config,
+        scenarios=args.scenario,
+        as_json=args.json,
+        verbose=args.verbose,
+    )
+
+
+def _add_load_options(
+    p: argparse.ArgumentParser, rate: float, agents: int, handle: float, drain: float
+) -> None:
+    p.add_argument("--rate", type=float, default=rate, help=f"calls per second (default {rate:g})")
+    p.add_argument("--agents", type=int, default=agents, help=f"agents (default {agents})")
+    p.add_argument(
+        "--mix",
+        help="caller behaviours and their shares (default "
+        "self_service=0.3,queue=0.5,abandon=0.1,callback=0.1)",
+    )
+    p.add_argument(
+        "--handle-time-mean",
+        type=float,
+        default=handle,
+        help=f"agents' mean handle time, s (log-normal; default {handle:g})",
+    )
+    p.add_argument("--wrap-up", type=float, default=5.0, help="wrap-up after each call, s")
+    p.add_argument("--answer-after", type=float, default=1.0, help="agents' phones ring this long")
+    p.add_argument("--think", type=float, default=1.0, help="s a caller listens before a key")
+    p.add_argument("--patience", type=float, default=10.0, help="abandoning callers' mean wait")
+    p.add_argument(
+        "--drain",
+        type=float,
+        default=drain,
+        help=f"s for calls to end after the arrivals stop, then callers hang up ({drain:g})",
+    )
+    p.add_argument("--seed", type=int, help="random seed (arrivals, behaviours, handle times)")
+    p.add_argument("--json", action="store_true", help="the figures as one JSON document")
+    p.add_argument(
+        "--db",
+        help="database URL (default: a fresh SQLite file; PostgreSQL: a "
+        "fresh schema, dropped afterwards)",
+    )
+    p.add_argument(
+        "--sim-process",
+        action="store_true",
+        help="run the simulator and the agents' phones in a process of their own",
     )
 
 
@@ -336,6 +453,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", help="settings file (default: $HOTLINE_CONFIG or config/hotline.toml)"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="log lines as text or JSON objects (default: node.log_format, else text)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run the controller against the configured Asterisk")
@@ -500,6 +622,49 @@ def build_parser() -> argparse.ArgumentParser:
         "fresh schema, dropped afterwards)",
     )
     p.set_defaults(func=cmd_bench_acd)
+    p = bsub.add_parser(
+        "load",
+        help="a busy hour: Poisson callers with a behaviour mix, agents with handle times",
+        description="Callers arrive at --rate per second for --duration seconds and "
+        "self-serve, queue for an agent, abandon or ask for a callback; the controller runs "
+        "as `hotline run` in its own process. Exit 0 when every call has exactly one "
+        "complete record.",
+    )
+    p.add_argument("--duration", type=float, default=60.0, help="seconds of arrivals")
+    _add_load_options(p, rate=2.0, agents=100, handle=60.0, drain=120.0)
+    p.set_defaults(func=cmd_bench_load)
+    p = bsub.add_parser(
+        "soak",
+        help="steady load for M minutes: memory slope, task and fd leaks",
+        description="A warm-up, then --minutes of steady load; reports the controller's RSS "
+        "slope and its asyncio tasks and open fds while idle before and after. Exit 0 when "
+        "the verdict is pass.",
+    )
+    p.add_argument("--minutes", type=float, default=10.0, help="minutes of steady load")
+    p.add_argument(
+        "--warm-up", type=float, help="s of load before the baseline (default 10%%, 5-60 s)"
+    )
+    p.add_argument(
+        "--max-rss-slope", type=float, default=20.0, help="MB per hour allowed (default 20)"
+    )
+    _add_load_options(p, rate=2.0, agents=30, handle=10.0, drain=120.0)
+    p.set_defaults(func=cmd_bench_soak)
+    p = bsub.add_parser(
+        "faults",
+        help="fault scenarios under load, each with a verdict",
+        description="Each scenario runs under load and injects its fault; a scenario passes "
+        "when no record is lost or duplicated and the fault's own check holds. Exit 0 when "
+        "every scenario run passed (skipped ones are reported with the reason).",
+    )
+    p.add_argument(
+        "--scenario",
+        action="append",
+        help="run this scenario (repeatable; default: all). Names: ws_drop, sigkill, "
+        "pg_restart, ari_503, smtp_down, disk_full, garbage_menu",
+    )
+    p.add_argument("--duration", type=float, default=30.0, help="seconds of arrivals each")
+    _add_load_options(p, rate=2.0, agents=20, handle=5.0, drain=60.0)
+    p.set_defaults(func=cmd_bench_faults)
     return parser
 
 

@@ -34,7 +34,6 @@ Offers beyond one per caller are second offers: the agent's phone hung up (after
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -44,12 +43,13 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hotline.benchmarks.harness import BenchError, fresh_database
 from hotline.settings import Settings
 
 if TYPE_CHECKING:
@@ -70,10 +70,6 @@ STALL_SECONDS = 60.0
 POLL = 0.1
 # Seat states that hold no call: a ringing seat must have passed through one of them.
 FREE_STATES = frozenset({"offline", "available", "wrap_up", "away", "on_leave"})
-
-
-class BenchError(Exception):
-    """The benchmark cannot run as asked."""
 
 
 @dataclass(frozen=True)
@@ -541,32 +537,6 @@ def _read_back(
 # -- the run -----------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _database(db_url: str | None, work: Path) -> Iterator[str]:
-    """The run's database: a fresh SQLite file in ``work``, or a fresh schema in the
-    PostgreSQL given (its own search path replacing any in the URL; dropped afterwards),
-    or the SQLite file given."""
-    if db_url is None:
-        yield f"sqlite:///{work / 'bench.sqlite3'}"
-        return
-    if not db_url.startswith("postgresql"):
-        yield db_url
-        return
-    import sqlalchemy as sa
-
-    schema = f"bench_acd_{secrets.token_hex(4)}"
-    admin = sa.create_engine(db_url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = sa.make_url(db_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def _node_settings(site: Settings, ari_url: str, password: str, db_url: str) -> Settings:
     data = site.model_dump()
     data["node"] = {**data["node"], "name": NODE}
@@ -612,7 +582,7 @@ async def run_acd_bench(
         settings = load_settings(None)
     work = Path(tempfile.mkdtemp(prefix="hotline-bench-acd-"))
     try:
-        with _database(db_url, work) as url:
+        with fresh_database(db_url, work, "bench_acd") as url:
             result = await _run(settings, agents, callers, talk_seconds, url, work)
         result.command = command_line(agents, callers, talk_seconds, db_url)
         return result

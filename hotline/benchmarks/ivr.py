@@ -40,13 +40,12 @@ import pstats
 import resource
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +53,16 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from hotline.benchmarks.harness import (
+    BenchError as BenchError,  # re-exported: callers of this module catch it from here
+)
+from hotline.benchmarks.harness import (
+    free_port,
+    fresh_database,
+    general_caller_when_open,
+    proc_cpu_seconds,
+    wait_ping,
+)
 from hotline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,10 +76,6 @@ LAST_KEYS = ("2", "3", "4")
 DIALLED = "6000"
 # Give up on a run when no call has ended for this long (a stuck controller).
 STALL_SECONDS = 60.0
-
-
-class BenchError(Exception):
-    """The benchmark cannot run as asked (a menu without the route, a calendar never open)."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,7 @@ def _walk(spec: Any, keys: tuple[str, ...]) -> str:
         node = spec.nodes[node_id]
         if node.type == "branch":
             action = next(
-                (r.then for r in node.rules if _general_caller_when_open(r.if_)), node.else_
+                (r.then for r in node.rules if general_caller_when_open(r.if_)), node.else_
             )
         elif pending:
             key = pending.pop(0)
@@ -128,14 +133,6 @@ def _walk(spec: Any, keys: tuple[str, ...]) -> str:
                 f"node {node_id!r} (the benchmark needs: language 1, main 2, then 2/3/4 → queue)"
             )
     raise BenchError(f"{where}: branch loop from {spec.start!r}")
-
-
-def _general_caller_when_open(cond: Any) -> bool:
-    return (
-        cond.hours in (None, "open")
-        and (cond.tier is None or "general" in cond.tier)
-        and cond.language is None
-    )
 
 
 def open_instant(calendars: Any, menu: Any) -> datetime:
@@ -256,7 +253,7 @@ class _ProcessSim:
         return dict(done["placed"]), float(done["seconds"])
 
     def cpu_seconds(self) -> float | None:
-        return _proc_cpu_seconds(self.proc.pid)
+        return proc_cpu_seconds(self.proc.pid)
 
     async def stop(self) -> None:
         if self.proc.returncode is None:
@@ -287,60 +284,7 @@ def driver_main() -> None:
     json.dump({"placed": placed, "seconds": seconds}, sys.stdout)
 
 
-def _proc_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU of another process, from /proc (None where there is no /proc)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _wait_ping(http: Any, url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(aiohttp.ClientError):
-            async with http.get(f"{url}/ari/asterisk/ping") as r:
-                if r.status == 200:
-                    return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the simulator at {url} did not come up")
-        await asyncio.sleep(0.05)
-
-
 # -- databases -----------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _database(db_url: str | None, work: Path) -> Iterator[str]:
-    """The run's database: a fresh SQLite file, or a fresh schema in the given PostgreSQL
-    (dropped afterwards), or the SQLite file given."""
-    if db_url is None:
-        yield f"sqlite:///{work / 'bench.sqlite3'}"
-        return
-    if not db_url.startswith("postgresql"):
-        yield db_url
-        return
-    import sqlalchemy as sa
-
-    schema = f"bench_{secrets.token_hex(4)}"
-    admin = sa.create_engine(db_url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in db_url else "?"
-    try:
-        yield f"{db_url}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _count_records(engine: Any, placed: dict[str, str]) -> dict[str, int]:
@@ -409,7 +353,7 @@ async def _start_sim(settings: Settings, password: str, work: Path, sim_process:
         sim = AriSimulator("hotline", password, sounds, work / "sim-recordings")
         await sim.start("127.0.0.1", 0)
         return _InProcessSim(sim)
-    port = _free_port()
+    port = free_port()
     # Its own session: a Ctrl-C at the terminal reaches us, and we stop it in order.
     proc = await asyncio.create_subprocess_exec(
         *[sys.executable, "-m", "hotline.cli", "simulate", "--port", str(port)],
@@ -423,7 +367,7 @@ async def _start_sim(settings: Settings, password: str, work: Path, sim_process:
     token = base64.b64encode(f"hotline:{password}".encode()).decode()
     try:
         async with aiohttp.ClientSession(headers={"Authorization": f"Basic {token}"}) as http:
-            await _wait_ping(http, base)
+            await wait_ping(http, base)
     except BaseException:
         proc.kill()
         await proc.wait()
@@ -492,7 +436,7 @@ async def run_ivr_bench(
     counter = _WarningCounter()
     logging.getLogger().addHandler(counter)
     try:
-        with _database(db_url, work) as url:
+        with fresh_database(db_url, work) as url:
             return await _run(
                 settings, calls, concurrency, menu, url, sim_process, profile, work, counter, think
             )

@@ -173,6 +173,13 @@ class CallFlow:
             return None
         return f"{self.state.channel_id}{self.state.playback_prefix}-p{self.state.playback_seq}"
 
+    def live_legs(self) -> Mapping[str, bool]:
+        """The legs the service holds (an agent's phone), each with whether it answered."""
+        legs = hook(self.service, "live_legs")
+        if self.state.phase != "in_service" or legs is None:
+            return {}
+        return dict(legs())
+
     def play(self, media: tuple[str, ...]) -> str:
         self.state.playback_seq += 1
         playback_id = (

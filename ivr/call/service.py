@@ -111,6 +111,8 @@ class Service(Protocol):
 #   close(ctx, reason)         — the call is ending: release legs, seats, queue places
 #   command_failed(ctx, event) -> bool — a command of ours failed; True if handled
 #   final_reason(reason) -> str | None — a better end reason for the record
+#   live_legs() -> Mapping[str, bool] — legs it has up, each answered or not (asked about
+#                              after a gap in events: their ends may have been missed)
 
 
 def hook(service: object, name: str) -> Callable[..., Any] | None:

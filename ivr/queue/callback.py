@@ -93,6 +93,16 @@ class CallbackFlow:
     def last_playback_id(self) -> str | None:
         return None  # it plays nothing
 
+    def live_legs(self) -> dict[str, bool]:
+        """The legs dialled so far and not reported ended, each with whether it answered."""
+        phase = self.state.phase
+        legs: dict[str, bool] = {}
+        if phase in ("agent_ringing", "customer_ringing", "connected"):
+            legs[self.agent_leg] = self._agent_answered
+        if phase in ("customer_ringing", "connected"):
+            legs[self.customer_leg] = self._customer_answered
+        return legs
+
     def handle(self, event: inp.Input) -> list[cmd.Command]:
         self._out = []
         if self.state.phase == "ended":

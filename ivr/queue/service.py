@@ -58,6 +58,9 @@ MISSED_CAUSES = frozenset({17, 18, 19, 21})
 # Parts of one call's recording; a bound so a recording that keeps ending cannot loop.
 MAX_RECORDING_PARTS = 10
 WAITING_MODES = ("waiting", "announcing", "cb_confirm")
+# Ends of a call we did not hang up: the caller left (a hang-up we saw, or one lost in a gap
+# in events, found when the channel turned out gone). Before an agent answered: abandoned.
+CALLER_LEFT = frozenset({"caller_hangup", "channel_gone", "ended_unobserved"})
 # The record's end reason for a caller the queue could not take.
 REFUSAL_REASONS = {"full": "queue_full", "timeout": "queue_timeout", "no_agents": "no_agents"}
 HARMLESS_FAILURES = frozenset(
@@ -259,15 +262,25 @@ class QueueService:
             fields["callback_id"] = s.callback_id
         return fields
 
+    def live_legs(self) -> dict[str, bool]:
+        """The agent's (and a consulted party's) leg, each with whether it answered."""
+        s = self.s
+        legs: dict[str, bool] = {}
+        if s.leg is not None:
+            legs[s.leg] = s.leg_answered
+        if s.consult is not None:
+            legs[str(s.consult["leg"])] = bool(s.consult.get("answered"))
+        return legs
+
     def final_reason(self, reason: str) -> str | None:
         """The record's end reason when the queue explains it better than the lifecycle."""
         if self.s.abandoned:
             return "abandoned"
         if self.s.booked_on_hangup:
             return "queue_callback"
-        if reason == "caller_hangup" and self.s.answered_at is not None:
+        if reason in CALLER_LEFT and self.s.answered_at is not None:
             return "answered"
-        if reason == "caller_hangup" and self.s.refused is not None and self.s.callback_id is None:
+        if reason in CALLER_LEFT and self.s.refused is not None and self.s.callback_id is None:
             return REFUSAL_REASONS.get(self.s.refused, "no_agents")
         return None
 
@@ -292,7 +305,7 @@ class QueueService:
             ctx.emit(cmd.QueueLeave())
         if s.mode == "booking":
             s.booked_on_hangup = True  # the callback stands: they hung up after confirming
-        if waiting and reason == "caller_hangup" and s.answered_at is None:
+        if waiting and reason in CALLER_LEFT and s.answered_at is None:
             s.abandoned = True
             s.wait_seconds = self._waited(ctx)
             self._log(ctx, "abandoned", waited=round(s.wait_seconds, 1))

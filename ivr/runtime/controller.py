@@ -8,7 +8,9 @@ After every (re)connect ``reconcile`` compares what Asterisk has (``GET /channel
 with what we believe (live sessions, open records in the database):
 
 * a session whose channel is still there is resynced (a playback that ended during
-  the gap is reported as done; a lost hang-up is re-sent);
+  the gap is reported as done; a leg — an agent's phone — that ended or answered during
+  the gap is reported so; a lost hang-up is re-sent); an adopted call's legs are asked
+  about the same way;
 * a session whose channel is gone is finalised (``Left(unobserved=True)``);
 * a channel in our app with no session (controller restart) is adopted: resumed from
   the state snapshot saved in its record, or apologised to and hung up when that state
@@ -184,6 +186,8 @@ class Controller:
             self.stats.calls_adopted += 1
             session = self._new_session(key)
             await session.feed(self._adopted_input(item))
+            # Legs (an agent talking to the caller) may have ended while no controller ran.
+            await self._check_legs(session)
         elif session is None:
             return
         elif isinstance(item, _Resync):
@@ -269,7 +273,27 @@ class Controller:
                 log.warning(
                     "call %s: could not check playback after resync: %s", session.channel_id, exc
                 )
+        await self._check_legs(session)
         await session.feed(inp.Resynced(self.clock()))
+
+    async def _check_legs(self, session: CallSession) -> None:
+        """Ask Asterisk about each leg the call holds: one that ended or answered while
+        its events were not coming is reported now (Asterisk does not replay them), or the
+        caller waits in a silent bridge, or for a ring that is long over."""
+        for leg, answered in dict(session.flow.live_legs()).items():
+            if session.finished:
+                return
+            try:
+                channel = await self.client.channels.get(leg)
+            except ari_errors.AriNotFound:
+                log.info("call %s: leg %s ended unobserved", session.channel_id, leg)
+                await session.feed(inp.LegEnded(self.clock(), leg))
+                continue
+            except ari_errors.AriError as exc:
+                log.warning("call %s: could not check leg %s: %s", session.channel_id, leg, exc)
+                continue
+            if not answered and channel.state == "Up":
+                await session.feed(inp.LegAnswered(self.clock(), leg))
 
     # -- reconciliation ---------------------------------------------------------------
 
@@ -309,8 +333,11 @@ class Controller:
             if key in ours:
                 self.dispatcher.submit(key, _Resync())
             elif not isinstance(session.flow, CallFlow):
-                # A callback attempt has no channel of its own; it lives while its legs do.
-                if not any(call_key(leg) == key for leg in legs):
+                # A callback attempt has no channel of its own; it lives while its legs do
+                # (and the resync asks about each of them).
+                if any(call_key(leg) == key for leg in legs):
+                    self.dispatcher.submit(key, _Resync())
+                else:
                     self.dispatcher.submit(key, inp.Left(now, unobserved=True))
             else:
                 self.dispatcher.submit(key, inp.Left(now, unobserved=True))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from ivr.call import commands as cmd
@@ -33,6 +33,11 @@ class Flow(Protocol):
 
     @property
     def last_playback_id(self) -> str | None: ...
+
+    def live_legs(self) -> Mapping[str, bool]:
+        """Legs the flow believes are up (originated, not reported ended), each with
+        whether it answered: what a resync asks Asterisk about."""
+        ...
 
     def handle(self, event: inp.Input) -> list[cmd.Command]: ...
 

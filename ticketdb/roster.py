@@ -7,19 +7,24 @@ go away) and the wallboard (alerts).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from agents.shifts import AgentView, Roster, ShiftConfig
 from ticketdb.models import Agent
-from ticketdb.seats import list_seats
+from ticketdb.seats import AgentSeat, list_seats
 
 
-def read_roster(s: Session, config: ShiftConfig) -> Roster:
-    """Every active agent with their seat state and skills, under ``config``."""
+def read_roster(
+    s: Session, config: ShiftConfig, seats: Sequence[AgentSeat] | None = None
+) -> Roster:
+    """Every active agent with their seat state and skills, under ``config``; from
+    ``seats`` when the caller has just read them (``list_seats``), saving a second read."""
     views = []
     acting: int | None = None
-    for row in list_seats(s):
+    for row in list_seats(s) if seats is None else seats:
         agent, seat = row.agent, row.seat
         if not agent.active:
             continue

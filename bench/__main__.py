@@ -205,6 +205,9 @@ def _bench_acd(runs: int) -> None:
 LOAD_SCENARIOS = [
     ["--rate", "2", "--duration", "120", "--agents", "100", "--handle-time-mean", "60"],
     ["--rate", "10", "--duration", "120", "--agents", "150", "--handle-time-mean", "10"],
+    # The capacity runs: ~800 and ~1,000 calls in progress at once (issue #7).
+    ["--rate", "10", "--duration", "240", "--agents", "400", "--handle-time-mean", "150"],
+    ["--rate", "13", "--duration", "240", "--agents", "500", "--handle-time-mean", "150"],
 ]
 LOAD_START, LOAD_END = "<!-- bench:load:start -->", "<!-- bench:load:end -->"
 SOAK_START, SOAK_END = "<!-- bench:soak:start -->", "<!-- bench:soak:end -->"

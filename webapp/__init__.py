@@ -87,6 +87,15 @@ def create_app(
     return app
 
 
+def close_app(app: Flask) -> None:
+    """Release what ``create_app`` started: the live watcher's polling thread and the
+    database engine's pooled connections."""
+    from webapp import db, live
+
+    live.stop_watcher(app)
+    db.resources(app).engine.dispose()
+
+
 def _register_areas(app: Flask, settings: Settings) -> None:
     """The page areas: each module has ``register(app, settings)``. Listed here so the
     app's surface is visible in one place."""

@@ -85,13 +85,23 @@ class ChangeWatcher:
             self._thread.start()
 
     @property
+    def running(self) -> bool:
+        """Whether the polling thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    def stop(self) -> None:
+    def stop(self, join_timeout: float = 5.0) -> None:
+        """Stop polling and wake every waiting stream; waits for an in-flight poll so
+        no query runs after the app's engine is disposed."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(join_timeout)
 
     def poke(self) -> None:
         """Count a change now (the web app's own writes need not wait for the poll)."""
@@ -125,6 +135,13 @@ def init_app(app: Flask, sessions: sessionmaker[Session], interval: float = 0.25
     watcher = ChangeWatcher(sessions, interval)
     app.extensions[_KEY] = watcher
     return watcher
+
+
+def stop_watcher(app: Flask) -> None:
+    """Stop ``app``'s watcher, if it has one (ends its open event streams too)."""
+    found = app.extensions.get(_KEY)
+    if isinstance(found, ChangeWatcher):
+        found.stop()
 
 
 def watcher() -> ChangeWatcher:

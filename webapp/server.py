@@ -54,11 +54,12 @@ class WebServer:
         log.info("web page on %s", self.url)
 
     def stop(self) -> None:
-        from webapp.live import _KEY
+        from webapp.live import stop_watcher
 
-        watcher = self.app.extensions.get(_KEY)
-        if watcher is not None:
-            watcher.stop()  # ends open event streams, so workers can finish
+        stop_watcher(self.app)  # ends open event streams, so workers can finish
         self._server.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        from webapp import close_app
+
+        close_app(self.app)  # no query of ours outlives the server

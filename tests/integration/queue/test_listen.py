@@ -21,7 +21,7 @@ from tests.integration.queue.conftest import QueueNode, QueueNodeFactory, catalo
 from tests.integration.queue.test_queue_controls import bridge_of, connected
 from tests.integration.webapp.conftest import Client, make_agent, settings_for
 from ticketdb.audit import entries_for
-from webapp import create_app
+from webapp import close_app, create_app
 from webapp.db import resources
 
 QUEUES = catalog(sales={})
@@ -68,7 +68,7 @@ async def web(queue_node: QueueNodeFactory, db_url: str, tmp_path: Path) -> Asyn
     app = create_app(settings_for(db_url, tmp_path, secrets.token_hex(32)))
     app.config["TESTING"] = True
     yield Site(qn, app)
-    resources(app).engine.dispose()
+    close_app(app)
 
 
 def one_complete_record(qn: QueueNode, call: ScriptedCall) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from hotline.cli_agents import set_password
 from hotline.settings import Settings
 from ticketdb.migrate import upgrade
 from ticketdb.seats import add_agent
-from webapp import create_app
+from webapp import close_app, create_app
 from webapp.db import resources
 
 PASSWORD = "correct horse battery"
@@ -62,7 +62,7 @@ def app(db_url: str, tmp_path: Path) -> Iterator[Flask]:
     app = create_app(settings_for(db_url, tmp_path, secrets.token_hex(32)))
     app.config["TESTING"] = True
     yield app
-    resources(app).engine.dispose()
+    close_app(app)
 
 
 @pytest.fixture

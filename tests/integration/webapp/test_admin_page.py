@@ -23,7 +23,7 @@ from ticketdb.audit import entries_for
 from ticketdb.migrate import upgrade
 from ticketdb.queue import enqueue
 from ticketdb.seats import agent_by_staff_number, skills_of
-from webapp import create_app
+from webapp import close_app, create_app
 from webapp.db import resources
 
 REPO = Path(__file__).resolve().parents[3]
@@ -56,7 +56,7 @@ def app(db_url: str, site: Path) -> Iterator[Flask]:
     app = create_app(base.model_copy(update={"paths": paths}))
     app.config["TESTING"] = True
     yield app
-    resources(app).engine.dispose()
+    close_app(app)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotline.settings import SettingsError
 from ticketdb.models import CallControl, utcnow
 from ticketdb.seats import SYSTEM, claim_available, get_seat, history, set_state
-from webapp import create_app
+from webapp import close_app, create_app
 from webapp.db import resources
 
 from .conftest import PASSWORD, Client, make_agent, settings_for
@@ -378,7 +378,7 @@ def test_secret_key_required(sqlite_url: str, tmp_path: Path) -> None:
         assert app.secret_key == "t" * 32
         assert resources(app).shifts is not None  # the shifts file was loaded
     finally:
-        resources(app).engine.dispose()
+        close_app(app)
 
 
 def test_errors_are_json(app: Flask, sessions: sessionmaker[Session]) -> None:

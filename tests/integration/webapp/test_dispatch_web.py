@@ -25,7 +25,7 @@ from ticketdb.migrate import upgrade
 from ticketdb.models import Ticket, utcnow
 from ticketdb.sla import sweep
 from tickets.config import load_rules
-from webapp import create_app
+from webapp import close_app, create_app
 from webapp.db import resources
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -68,7 +68,7 @@ def app(db_url: str, tmp_path: Path) -> Iterator[Flask]:
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
-    resources(app).engine.dispose()
+    close_app(app)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.integration.webapp.conftest import make_agent
 from ticketdb import seats
+from webapp import close_app
 from webapp.db import resources
 from webapp.live import ChangeWatcher, event_stream, watcher
 from webapp.server import WebServer
@@ -81,3 +82,18 @@ def test_an_event_stream_arrives_event_by_event_over_the_real_server(
         with app.app_context():
             watcher().stop()
         server.stop()
+
+
+def test_closing_the_app_stops_its_watcher_so_no_poll_outlives_the_engine(
+    app: Flask, sessions: sessionmaker[Session]
+) -> None:
+    # A poll still running after a test's schema is dropped deadlocked PostgreSQL's
+    # DROP SCHEMA in CI; close_app must leave no live-watcher thread behind.
+    make_agent(sessions, "8001")
+    with app.app_context():
+        w = watcher()
+    first = w.wait_for_change(-1, timeout=5)  # starts the polling thread
+    assert first >= 0 and w.running
+    close_app(app)
+    assert not w.running
+    assert w.stopped

@@ -18,7 +18,7 @@ from tests.integration.webapp.conftest import Client, make_agent, settings_for
 from ticketdb.audit import entries_for
 from ticketdb.migrate import upgrade
 from ticketdb.models import Call, Recording
-from webapp import create_app
+from webapp import close_app, create_app
 from webapp.db import resources
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
@@ -45,7 +45,7 @@ def app(db_url: str, tmp_path: Path, calls_dir: Path) -> Iterator[Flask]:
     upgrade(db_url)
     app = make_app(db_url, tmp_path, calls_dir)
     yield app
-    resources(app).engine.dispose()
+    close_app(app)
 
 
 def stored_recording(sessions: sessionmaker[Session], calls_dir: Path, **row: object) -> int:
@@ -124,7 +124,7 @@ def test_roles_come_from_the_setting(db_url: str, tmp_path: Path, calls_dir: Pat
         assert Client(app, "9900").get(f"/api/recordings/{rid}/audio").status_code == 200
         assert [a for _, _, a in audit(sessions, rid)] == ["refused", "play"]
     finally:
-        resources(app).engine.dispose()
+        close_app(app)
 
 
 def test_no_audio_for_a_failed_missing_or_escaping_recording(app: Flask, calls_dir: Path) -> None:

@@ -25,8 +25,7 @@ from tests.unit.ticketdb.test_reports import MEMBER_PHONE, NOW, VIP_NAME, VIP_PH
 from ticketdb.audit import entries_for
 from ticketdb.migrate import upgrade
 from ticketdb.models import Agent
-from webapp import create_app
-from webapp.db import resources
+from webapp import close_app, create_app
 from webapp.report_csv import csv_text, safe_cell
 from webapp.reports import KEY, SECTIONS, ReportsResources
 
@@ -63,7 +62,7 @@ def app(db_url: str, tmp_path: Path) -> Iterator[Flask]:
     app.config["TESTING"] = True
     at(app, NOW)
     yield app
-    resources(app).engine.dispose()
+    close_app(app)
 
 
 def at(app: Flask, now: datetime) -> None:

@@ -405,7 +405,12 @@ def _hours_phrase(hours: Hours) -> str:
 
 
 def on_shift(roster: Roster, agent: AgentView, now: datetime) -> bool:
-    return period_at(roster.config.team_schedule(agent.team), now) is not None
+    return team_on_shift(roster.config, agent.team, now)
+
+
+def team_on_shift(config: ShiftConfig, team: str, now: datetime) -> bool:
+    """Whether ``team`` works at ``now``: being on shift depends on the team alone."""
+    return period_at(config.team_schedule(team), now) is not None
 
 
 def _on_duty(roster: Roster, now: datetime) -> list[AgentView]:

@@ -40,6 +40,7 @@ from agents.seats import (
     event_for,
     transition,
 )
+from agents.shifts import SEAT_ROLES
 from ticketdb.csvfile import csv_rows
 from ticketdb.models import (
     AGENT_ROLES,
@@ -310,6 +311,61 @@ def list_seats(s: Session) -> list[AgentSeat]:
     ):
         skills.setdefault(agent_id, {})[skill] = level
     return [AgentSeat(agent, seat, skills.get(agent.id, {})) for agent, seat in rows]
+
+
+@dataclass(frozen=True)
+class SeatSummary:
+    """An active agent's seat as plain values, without ORM objects."""
+
+    agent_id: int
+    staff_number: str
+    role: str
+    team: str
+    state: str
+    since: datetime
+    skills: Mapping[str, int]
+
+
+def seat_summaries(s: Session, *, free_only: bool = False) -> list[SeatSummary]:
+    """Active agents' seats and skills by staff number; with ``free_only`` just the seats
+    a call may be offered to: a seat role, available and claimed by no node.
+
+    Plain column reads for the queue engine, which reads seats several times a second
+    under load: building ORM objects for every agent held the GIL for most of a pass
+    (profiled at 1,000 calls in progress, 500 agents).
+    """
+    query = (
+        select(
+            Agent.id,
+            Agent.staff_number,
+            Agent.role,
+            Agent.team,
+            SeatState.state,
+            SeatState.since,
+        )
+        .join(SeatState, SeatState.agent_id == Agent.id)
+        .where(Agent.active.is_(True))
+        .order_by(Agent.staff_number)
+    )
+    if free_only:
+        query = query.where(
+            Agent.role.in_(sorted(SEAT_ROLES)),
+            SeatState.state == "available",
+            SeatState.claimed_by_node.is_(None),
+        )
+    rows = s.execute(query).all()
+    if not rows:
+        return []
+    skill_query = select(AgentSkill.agent_id, AgentSkill.skill, AgentSkill.level)
+    if free_only:
+        skill_query = skill_query.where(AgentSkill.agent_id.in_([r[0] for r in rows]))
+    skills: dict[int, dict[str, int]] = {}
+    for agent_id, skill, level in s.execute(skill_query):
+        skills.setdefault(agent_id, {})[skill] = level
+    return [
+        SeatSummary(agent_id, staff, role, team, state, since, skills.get(agent_id, {}))
+        for agent_id, staff, role, team, state, since in rows
+    ]
 
 
 # --- seat states --------------------------------------------------------------------------

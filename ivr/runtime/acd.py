@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -43,7 +44,7 @@ from agents.distribution import (
     order_calls,
 )
 from agents.queue_config import QueueCatalog, QueueConfig
-from agents.shifts import DUTY_STATES, AgentView, Roster, ShiftConfig, on_shift
+from agents.shifts import DUTY_STATES, ShiftConfig, team_on_shift
 from hotline.settings import AcdSettings
 from ivr.call import commands as cmd
 from ivr.call import inputs as inp
@@ -51,8 +52,7 @@ from ivr.queue.callback import CallbackJob
 from ticketdb import nodes, offers
 from ticketdb import queue as entries
 from ticketdb.models import Agent, Call, CallControl, QueueEntry, SeatStateChange
-from ticketdb.roster import read_roster
-from ticketdb.seats import list_seats
+from ticketdb.seats import seat_summaries
 from tickets.callback_plan import CallbackRules
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,8 @@ ORPHAN_CLAIM_SECONDS = 10.0
 RECENT_HANDLES = 20
 STAFFED_CACHE_SECONDS = 1.0
 HANDLES_CACHE_SECONDS = 5.0
-# An agent as counted for "is this queue staffed": seat state, skills, shift view.
-_Counted = tuple[str, Mapping[str, int], AgentView | None]
+# An agent as counted for "is this queue staffed": seat state, skills, team.
+_Counted = tuple[str, Mapping[str, int], str]
 # Database work of the queue has threads of its own, so a burst of callers entering the
 # queue cannot starve the other blocking work (caller-tier lookups) or the reverse.
 DB_THREADS = 8
@@ -135,7 +135,9 @@ class QueueManager:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._staffed_cache: dict[tuple[str, str | None], tuple[float, bool]] = {}
-        self._roster_cache: tuple[float, Roster | None, list[_Counted]] | None = None
+        self._counted_cache: tuple[float, list[_Counted]] | None = None
+        # One thread re-reads the counted agents; the others count from the last read.
+        self._counted_lock = threading.Lock()
         self._handles_cache: dict[str, tuple[float, list[float]]] = {}
         self._pool = ThreadPoolExecutor(DB_THREADS, thread_name_prefix=f"acd-{node}")
         self._last_heartbeat = 0.0
@@ -333,41 +335,47 @@ class QueueManager:
         roster behind it may be a second old; offers and claims never use it.
         """
         skills, states = set(skills), set(states)
-        roster, agents = self._counting_roster(s)
-        return sum(
-            1
-            for state, agent_skills, view in agents
-            if state in states
-            and all(agent_skills.get(k, 0) >= 1 for k in skills)
-            and (roster is None or view is None or on_shift(roster, view, now))
-        )
+        working: dict[str, bool] = {}
+        count = 0
+        for state, agent_skills, team in self._counted_agents(s):
+            if state not in states or not all(agent_skills.get(k, 0) >= 1 for k in skills):
+                continue
+            if team not in working:
+                working[team] = self._on_shift(team, now)
+            count += working[team]
+        return count
 
-    def _counting_roster(self, s: Session) -> tuple[Roster | None, list[_Counted]]:
-        """Every active agent's (state, skills, shift view), read at most once a second.
+    def _on_shift(self, team: str, now: datetime) -> bool:
+        return self.shifts is None or team_on_shift(self.shifts, team, now)
 
-        Profiled under load (1,000 calls, 400 agents): reading the whole roster as ORM
-        objects once per enqueue and once per queue per pass held the GIL for a third of
-        the process's time and delayed the event loop; one read a second is enough for
-        counting.
+    def _counted_agents(self, s: Session) -> list[_Counted]:
+        """Every active agent's (state, skills, team), read at most once a second, by
+        one thread at a time.
+
+        Profiled under load (1,000 calls, 500 agents): reading the whole roster once per
+        enqueue and once per queue per pass held the GIL for a third of the process's
+        time and delayed the event loop. A cache alone was not enough: when it expired,
+        every queue thread re-read it at once; now one re-reads and the others count
+        from the previous read.
         """
-        mono = time.monotonic()
-        cached = self._roster_cache
-        if cached is not None and mono - cached[0] < STAFFED_CACHE_SECONDS:
-            return cached[1], cached[2]
-        agents: list[_Counted]
-        if self.shifts is not None:
-            roster: Roster | None = read_roster(s, self.shifts)
-            assert roster is not None
-            agents = [(a.state, a.skills, a) for a in roster.agents]
-        else:
-            roster = None
-            agents = [
-                (row.seat.state, dict(row.skills), None)
-                for row in list_seats(s)
-                if row.agent.active
+        cached = self._counted_cache
+        if cached is not None and time.monotonic() - cached[0] < STAFFED_CACHE_SECONDS:
+            return cached[1]
+        # Without any read yet there is nothing to count from: wait for the reader.
+        if not self._counted_lock.acquire(blocking=cached is None):
+            assert cached is not None
+            return cached[1]
+        try:
+            cached = self._counted_cache
+            if cached is not None and time.monotonic() - cached[0] < STAFFED_CACHE_SECONDS:
+                return cached[1]
+            agents: list[_Counted] = [
+                (seat.state, seat.skills, seat.team) for seat in seat_summaries(s)
             ]
-        self._roster_cache = (mono, roster, agents)
-        return roster, agents
+            self._counted_cache = (time.monotonic(), agents)
+            return agents
+        finally:
+            self._counted_lock.release()
 
     def _missed_calls_alert(self, s: Session, agent_id: int, misses: int, now: datetime) -> None:
         from ticketdb import wallboard
@@ -523,22 +531,17 @@ class QueueManager:
         )
 
     def _candidates(self, s: Session, now: datetime) -> list[Candidate]:
-        seats = list_seats(s)
-        rows = [
-            r
-            for r in seats
-            if r.agent.active
-            and r.agent.role in ("agent", "lead")
-            and r.seat.state == "available"
-            and r.seat.claimed_by_node is None
-        ]
-        if self.shifts is not None and rows:
-            roster = read_roster(s, self.shifts, seats)
-            rows = [r for r in rows if on_shift(roster, roster.agent(r.agent.id), now)]
+        working: dict[str, bool] = {}
+        rows = []
+        for seat in seat_summaries(s, free_only=True):
+            if seat.team not in working:
+                working[seat.team] = self._on_shift(seat.team, now)
+            if working[seat.team]:
+                rows.append(seat)
         if not rows:
             return []
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        staff = [r.agent.staff_number for r in rows]
+        staff = [r.staff_number for r in rows]
         counts: dict[str, int] = {}
         for agent, n in s.execute(
             select(Call.agent, func.count())
@@ -549,7 +552,7 @@ class QueueManager:
                 counts[agent] = n
         # Round robin rotates by the latest offer, read from the seats' history: its row
         # ids are one global sequence, so every node rotates the same way (decision 0009).
-        ids = [r.agent.id for r in rows]
+        ids = [r.agent_id for r in rows]
         last_offer = dict(
             s.execute(
                 select(SeatStateChange.agent_id, func.max(SeatStateChange.id))
@@ -559,11 +562,11 @@ class QueueManager:
         )
         return [
             Candidate(
-                agent_id=r.agent.id,
+                agent_id=r.agent_id,
                 skills=r.skills,
-                available_since=r.seat.since,
-                calls_today=counts.get(r.agent.staff_number, 0),
-                last_offered_seq=last_offer.get(r.agent.id) or 0,
+                available_since=r.since,
+                calls_today=counts.get(r.staff_number, 0),
+                last_offered_seq=last_offer.get(r.agent_id) or 0,
             )
             for r in rows
         ]

@@ -31,6 +31,7 @@ from ticketdb.seats import (
     list_seats,
     release_claim,
     release_claims_of_node,
+    seat_summaries,
     set_skills,
     set_state,
     skills_of,
@@ -566,6 +567,36 @@ def test_list_seats_shows_state_and_skills(sessions: sessionmaker[Session]) -> N
         ("8001", "offline", {}),
         ("8002", "available", {"general": 2, "mobile": 3}),
     ]
+
+
+def test_seat_summaries_list_active_agents_and_the_free_ones(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as s:
+        free = agent(s, "8001", skills={"mobile": 3}, team="day")
+        claimed = agent(s, "8002", skills={"mobile": 1})
+        agent(s, "8003")  # offline
+        gone = agent(s, "8004")
+        admin = agent(s, "8005", role="admin")
+        lead = agent(s, "8006", role="lead", skills={"general": 2})
+        for a in (free, claimed, gone, admin, lead):
+            set_state(s, agent_id=a, to_state="available", by="system", now=T0)
+        assert claim_available(s, agent_id=claimed, node="n1", channel_id="c", now=T0)
+        agent(s, "8004", active=False)  # left while logged in
+        everyone = seat_summaries(s)
+        offerable = seat_summaries(s, free_only=True)
+    assert [(r.staff_number, r.role, r.state) for r in everyone] == [
+        ("8001", "agent", "available"),
+        ("8002", "agent", "available"),  # claimed: not offerable
+        ("8003", "agent", "offline"),
+        ("8005", "admin", "available"),
+        ("8006", "lead", "available"),
+    ]
+    assert [(r.agent_id, r.team, dict(r.skills)) for r in offerable] == [
+        (free, "day", {"mobile": 3}),
+        (lead, "hotline", {"general": 2}),
+    ]
+    assert offerable[0].since == T0
 
 
 def test_import_the_sample_seats(sessions: sessionmaker[Session]) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, String, func, select, update
+from sqlalchemy import CursorResult, String, Table, func, select, update
 from sqlalchemy.orm import Session
 
 from ticketdb.models import Call, utcnow
@@ -52,6 +52,9 @@ _MAX_LENGTHS: dict[str, int] = {
     for col in Call.__table__.columns
     if isinstance(col.type, String) and col.type.length
 }
+
+
+_CALLS = cast(Table, Call.__table__)
 
 
 def _fit(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -164,11 +167,16 @@ def update_call(s: Session, *, node: str, channel_id: str, **fields: Any) -> Non
         # The common case, one statement: the record exists and is still open. (This
         # runs after every menu step, so it is the hottest write of all.) An ended
         # record is final: a replayed, older update must not overwrite the end.
+        # On the table, not the ORM class: the ORM's bulk-update bookkeeping cost more
+        # than the statement (measured: docs/performance.md, 2026-11-26).
         updated = s.execute(
-            update(Call)
-            .where(Call.node == node, Call.channel_id == channel_id, Call.ended_at.is_(None))
+            update(_CALLS)
+            .where(
+                _CALLS.c.node == node,
+                _CALLS.c.channel_id == channel_id,
+                _CALLS.c.ended_at.is_(None),
+            )
             .values(**changes, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
         )
         if cast(CursorResult[Any], updated).rowcount:
             return

@@ -15,29 +15,13 @@ from agents.queue_config import load_queues
 from agents.shifts import load_shifts
 from hotline.settings import AcdSettings
 from ivr.runtime.acd import STAFFED_CACHE_SECONDS, QueueManager
+from tests.unit.hotline.test_lead_watch import TWO_SHIFTS  # day 08-16, evening 16-24
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
 from ticketdb.seats import add_agent, set_state
 
 REPO = Path(__file__).resolve().parents[3]
 DAY = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, inside the day shift
-SHIFTS = """\
-timezone: UTC
-teams:
-  day: {}
-  evening: {}
-shifts:
-  day:
-    teams: [day]
-    days: mon-sun
-    periods:
-      - {at: "08:00-16:00", kind: on_post}
-  evening:
-    teams: [evening]
-    days: mon-sun
-    periods:
-      - {at: "16:00-24:00", kind: on_post}
-"""
 
 
 @pytest.fixture
@@ -51,7 +35,7 @@ def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
 @pytest.fixture
 def manager(sessions: sessionmaker[Session], tmp_path: Path) -> Iterator[QueueManager]:
     path = tmp_path / "shifts.yaml"
-    path.write_text(SHIFTS, encoding="utf-8")
+    path.write_text(TWO_SHIFTS, encoding="utf-8")
     m = QueueManager(
         sessions,
         "n1",

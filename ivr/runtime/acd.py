@@ -335,29 +335,18 @@ class QueueManager:
         roster behind it may be a second old; offers and claims never use it.
         """
         skills, states = set(skills), set(states)
-        working = self._teams_on_shift(now)
-        return sum(
-            1
-            for state, agent_skills, team in self._counted_agents(s)
-            if state in states
-            and all(agent_skills.get(k, 0) >= 1 for k in skills)
-            and working(team)
-        )
+        working: dict[str, bool] = {}
+        count = 0
+        for state, agent_skills, team in self._counted_agents(s):
+            if state not in states or not all(agent_skills.get(k, 0) >= 1 for k in skills):
+                continue
+            if team not in working:
+                working[team] = self._on_shift(team, now)
+            count += working[team]
+        return count
 
-    def _teams_on_shift(self, now: datetime) -> Callable[[str], bool]:
-        """Whether a team works at ``now``, decided once per team (it is the same for
-        every agent of the team)."""
-        shifts = self.shifts
-        if shifts is None:
-            return lambda team: True
-        decided: dict[str, bool] = {}
-
-        def working(team: str) -> bool:
-            if team not in decided:
-                decided[team] = team_on_shift(shifts, team, now)
-            return decided[team]
-
-        return working
+    def _on_shift(self, team: str, now: datetime) -> bool:
+        return self.shifts is None or team_on_shift(self.shifts, team, now)
 
     def _counted_agents(self, s: Session) -> list[_Counted]:
         """Every active agent's (state, skills, team), read at most once a second, by
@@ -542,8 +531,13 @@ class QueueManager:
         )
 
     def _candidates(self, s: Session, now: datetime) -> list[Candidate]:
-        working = self._teams_on_shift(now)
-        rows = [seat for seat in seat_summaries(s, free_only=True) if working(seat.team)]
+        working: dict[str, bool] = {}
+        rows = []
+        for seat in seat_summaries(s, free_only=True):
+            if seat.team not in working:
+                working[seat.team] = self._on_shift(seat.team, now)
+            if working[seat.team]:
+                rows.append(seat)
         if not rows:
             return []
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -323,6 +323,12 @@ class CallFlow:
             reason = snap.get("end_reason")
             self.state.end_reason = reason if isinstance(reason, str) else "completed"
             self._hang_up()
+        elif not event.answered:
+            # Never answered, so never served: its StasisStart was lost in a gap in the
+            # events, or a restart came before the answer. Nothing to resume; start it now
+            # rather than drop a caller who has heard nothing yet.
+            self.state.phase = "answering"
+            self._out.append(cmd.Answer())
         else:
             self._apologise("state_lost")
 

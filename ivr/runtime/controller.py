@@ -13,8 +13,8 @@ with what we believe (live sessions, open records in the database):
   about the same way;
 * a session whose channel is gone is finalised (``Left(unobserved=True)``);
 * a channel in our app with no session (controller restart) is adopted: resumed from
-  the state snapshot saved in its record, or apologised to and hung up when that state
-  was lost;
+  the state snapshot saved in its record, started afresh if it was never answered (its
+  StasisStart was lost in the gap), or apologised to and hung up when its state was lost;
 * an open record of this node with neither channel nor session is completed.
 """
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable
@@ -185,7 +186,11 @@ class Controller:
                 return
             self.stats.calls_adopted += 1
             session = self._new_session(key)
-            await session.feed(self._adopted_input(item))
+            adopted = self._adopted_input(item)
+            if not adopted.answered:  # it will be started afresh: it needs its tier
+                tier = await self._caller_tier(adopted.caller_number)
+                adopted = dataclasses.replace(adopted, caller_tier=tier)
+            await session.feed(adopted)
             # Legs (an agent talking to the caller) may have ended while no controller ran.
             await self._check_legs(session)
         elif session is None:

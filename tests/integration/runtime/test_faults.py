@@ -122,3 +122,28 @@ async def test_reconcile_is_retried_when_asterisk_will_not_list_channels(
     )
     assert sim.fail_remaining == 0
     assert records(node)[0].end_reason == "ended_unobserved"
+
+
+async def test_a_call_whose_stasis_start_was_lost_in_a_gap_is_served_from_the_start(
+    sim: AriSimulator, start_node: NodeFactory
+) -> None:
+    node = await start_node()
+    stream = stream_of(node)
+    # The call's StasisStart is still waiting to go out when the socket breaks, so it is
+    # lost with it (Asterisk does not replay events): after the reconnect the controller
+    # only finds an unanswered channel in its application that it knows nothing about.
+    sim.delay_events(30)
+    call = await sim.place_call("6000", "+8613800000005", script="wait for prompt")
+    await wait_for(lambda: call.channel.app_name == "Stasis", what="call in Stasis")
+    assert sim.drop_websockets() == 1
+    sim.delay_events(0)
+    await wait_for(lambda: stream.connects == 2, timeout=5.0, what="reconnect")
+    await call.ended(20)
+    # Served like any call: answered, the greeting heard to its end, no apology.
+    assert call.heard[0].media == "sound:custom/greeting"
+    assert call.heard[0].completed
+    assert "sound:custom/apology_technical" not in [h.media for h in call.heard]
+    await wait_for(lambda: record_count(node) == 1 and records(node)[0].is_complete, what="record")
+    (rec,) = records(node)
+    assert rec.answered_at is not None
+    assert (rec.hangup_side, rec.end_reason) == ("system", "completed")

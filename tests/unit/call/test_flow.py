@@ -267,7 +267,14 @@ def test_adopted_without_state_apologises_and_hangs_up() -> None:
     assert end.end_reason == "state_lost"
 
 
-def test_adopted_unanswered_without_state_hangs_up() -> None:
+def test_adopted_unanswered_without_state_is_started_as_a_new_call() -> None:
+    # Its StasisStart was lost in a gap in the events: the caller has heard nothing yet,
+    # so the call starts from the beginning instead of being dropped.
     flow = new_flow()
     out = flow.handle(inp.Adopted(at(5), "chan-1", "+861", "", "6000", "en", at(0), False, None))
-    assert kinds(out) == ["RecordStart", "Hangup"]
+    assert kinds(out) == ["RecordStart", "Answer"]
+    out = flow.handle(inp.Answered(at(5.1)))
+    assert kinds(out)[:3] == ["RecordAnswer", "Play", "RecordUpdate"]
+    play = out[1]
+    assert isinstance(play, cmd.Play)
+    assert play.media == ("sound:custom/greeting-en",)

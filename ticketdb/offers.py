@@ -114,8 +114,20 @@ def ring_by_staff_number(
     return rung if rung is not None else f"agent {staff_number} was just taken"
 
 
-def answered(s: Session, *, agent_id: int, node: str, now: datetime) -> None:
-    set_state(s, agent_id=agent_id, to_state="on_call", by=SYSTEM, node=node, now=now)
+def answered(
+    s: Session, *, agent_id: int, node: str, now: datetime, channel_id: str | None = None
+) -> None:
+    """The offer was answered; with ``channel_id``, only that call's offer (NotClaimed
+    otherwise); commits."""
+    set_state(
+        s,
+        agent_id=agent_id,
+        to_state="on_call",
+        by=SYSTEM,
+        node=node,
+        now=now,
+        channel_id=channel_id,
+    )
     with transaction(s):
         s.execute(update(Agent).where(Agent.id == agent_id).values(missed_in_row=0))
 
@@ -128,16 +140,21 @@ def no_answer(
     now: datetime,
     missed: bool,
     misses_before_away: int,
+    channel_id: str | None = None,
 ) -> bool:
     """The offer ended unanswered; commits. True when this miss set the agent away.
 
     Only rings that ran out (or were refused) count as misses; an offer withdrawn because
     the caller left does not. After ``misses_before_away`` misses in a row the seat goes
     straight from ringing to away ("missed_calls"), so no node can offer it another call.
+    With ``channel_id``, only that call's offer ends: the seat may ring for another call
+    of this node by the time a late no-answer arrives.
     """
     seat = get_seat(s, agent_id)
     if seat.state != "ringing" or seat.claimed_by_node != node:
         return False  # already moved on (a lead reset it, or a replay)
+    if channel_id is not None and seat.claim_channel != channel_id:
+        return False  # rung again since, for another call
     count = 0
     if missed:
         with transaction(s):
@@ -164,21 +181,39 @@ def no_answer(
             by=SYSTEM,
             node=node,
             now=now,
+            channel_id=channel_id,
         )
         with transaction(s):
             s.execute(update(Agent).where(Agent.id == agent_id).values(missed_in_row=0))
         return True
-    set_state(s, agent_id=agent_id, to_state="available", by=SYSTEM, node=node, now=now)
+    set_state(
+        s,
+        agent_id=agent_id,
+        to_state="available",
+        by=SYSTEM,
+        node=node,
+        now=now,
+        channel_id=channel_id,
+    )
     return False
 
 
 def call_ended(
-    s: Session, *, agent_id: int, node: str, now: datetime, wrap_up_seconds: int
+    s: Session,
+    *,
+    agent_id: int,
+    node: str,
+    now: datetime,
+    wrap_up_seconds: int,
+    channel_id: str | None = None,
 ) -> None:
-    """The agent's call is over: wrap-up until ``now + wrap_up_seconds``; commits."""
+    """The agent's call is over: wrap-up until ``now + wrap_up_seconds``; commits. With
+    ``channel_id``, only when the agent is on that call."""
     seat = get_seat(s, agent_id)
     if seat.state != "on_call":
         return  # a replay, or a lead reset the seat meanwhile
+    if channel_id is not None and seat.claim_channel != channel_id:
+        return  # the agent is on another call by now
     set_state(
         s,
         agent_id=agent_id,
@@ -187,6 +222,7 @@ def call_ended(
         node=node,
         now=now,
         wrap_up_until=now + timedelta(seconds=wrap_up_seconds),
+        channel_id=channel_id,
     )
     if wrap_up_seconds <= 0:
         set_state(s, agent_id=agent_id, to_state="available", by=SYSTEM, now=now)
@@ -230,7 +266,9 @@ def claims_of(s: Session, node: str) -> list[SeatState]:
 
 def release_orphan(s: Session, seat: SeatState, node: str, now: datetime) -> None:
     """A claim whose call this node no longer runs (it ended while the offer was on its
-    way): ring → available, on call → wrap-up ends at once; commits."""
+    way): ring → available, on call → wrap-up ends at once; commits. Only the claim
+    ``seat`` was read with: the seat may have been freed and claimed for another call
+    of this node since."""
     note = f"call {seat.claim_channel} is gone"
     try:
         if seat.state == "ringing":
@@ -242,6 +280,7 @@ def release_orphan(s: Session, seat: SeatState, node: str, now: datetime) -> Non
                 node=node,
                 note=note,
                 now=now,
+                channel_id=seat.claim_channel,
             )
         elif seat.state == "on_call":
             set_state(
@@ -253,8 +292,9 @@ def release_orphan(s: Session, seat: SeatState, node: str, now: datetime) -> Non
                 note=note,
                 now=now,
                 wrap_up_until=now,
+                channel_id=seat.claim_channel,
             )
         elif seat.state == "available":
-            release_claim(s, agent_id=seat.agent_id, node=node)
+            release_claim(s, agent_id=seat.agent_id, node=node, channel_id=seat.claim_channel)
     except (StaleState, IllegalTransition):
         pass

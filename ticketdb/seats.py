@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, insert, select, update
+from sqlalchemy import CursorResult, delete, insert, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -406,13 +406,16 @@ def set_state(
     now: datetime,
     wrap_up_until: datetime | None = None,
     expected_version: int | None = None,
+    channel_id: str | None = None,
 ) -> SeatState:
     """Move the agent's seat to ``to_state`` and record who did it, when and why; commits.
 
     ``by`` is a staff number or ``"system"`` (the controller). ``reason`` is required for
     away (``agents.seats.AWAY_REASONS``) and kept for on_leave. ``wrap_up_until`` is the
     end of wrap-up (entering or extending it). Ringing a seat needs the claim of ``node``
-    (``claim_available``); other call events, given ``node``, check the claim too.
+    (``claim_available``); other call events, given ``node``, check the claim too, and
+    given ``channel_id`` also that it is that call's claim: a late event of an earlier
+    call must not move a seat its node has since claimed for another call.
 
     Raises IllegalTransition (not allowed: the message says why), UnknownAgent,
     StaleState when the seat changed since it was read (or is not at
@@ -444,6 +447,15 @@ def set_state(
     ):
         raise NotClaimed(
             f"agent {agent.staff_number} is claimed by {seat.claimed_by_node!r}, not {node!r}"
+        )
+    if (
+        event.kind in (EventKind.ANSWER, EventKind.NO_ANSWER, EventKind.CALL_END)
+        and channel_id is not None
+        and seat.claim_channel != channel_id
+    ):
+        raise NotClaimed(
+            f"agent {agent.staff_number} is claimed for call {seat.claim_channel!r}, "
+            f"not {channel_id!r}"
         )
     if event.kind is EventKind.WRAP_UP_EXTEND and (
         wrap_up_until is None
@@ -513,12 +525,13 @@ def claim_available(
     return won
 
 
-def release_claim(s: Session, *, agent_id: int, node: str) -> bool:
+def release_claim(s: Session, *, agent_id: int, node: str, channel_id: str | None = None) -> bool:
     """Give back a claim that was never rung (the caller left first); commits.
 
     Only while the seat is still available: once it rings, ``set_state`` ends the claim.
-    Returns False when ``node`` held no such claim.
+    Returns False when ``node`` (for ``channel_id``, when given) held no such claim.
     """
+    same_call = SeatState.claim_channel == channel_id if channel_id is not None else true()
     with _transaction(s):
         result = s.execute(
             update(SeatState)
@@ -526,6 +539,7 @@ def release_claim(s: Session, *, agent_id: int, node: str) -> bool:
                 SeatState.agent_id == agent_id,
                 SeatState.state == State.AVAILABLE.value,
                 SeatState.claimed_by_node == node,
+                same_call,
             )
             .values(
                 claimed_by_node=None,

@@ -218,7 +218,9 @@ class QueueManager:
                 )
                 return inp.CallbackBooked(now, callback_id)
             elif isinstance(command, cmd.SeatAnswered):
-                offers.answered(s, agent_id=command.agent_id, node=node, now=now)
+                offers.answered(
+                    s, agent_id=command.agent_id, node=node, now=now, channel_id=channel_id
+                )
             elif isinstance(command, cmd.SeatNoAnswer):
                 if command.missed:
                     until = time.monotonic() + EXCLUDE_SECONDS
@@ -230,6 +232,7 @@ class QueueManager:
                     now=now,
                     missed=command.missed,
                     misses_before_away=command.misses_before_away,
+                    channel_id=channel_id,
                 )
                 if went_away:
                     self._missed_calls_alert(s, command.agent_id, command.misses_before_away, now)
@@ -240,6 +243,7 @@ class QueueManager:
                     node=node,
                     now=now,
                     wrap_up_seconds=command.wrap_up_seconds,
+                    channel_id=channel_id,
                 )
             elif isinstance(command, cmd.ClaimAgent):
                 rung = offers.ring_by_staff_number(
@@ -407,16 +411,17 @@ class QueueManager:
             self.stats.passes += 1
             self.stats.pass_seconds.append(time.monotonic() - started)
             del self.stats.pass_seconds[:-1000]
-            undelivered: list[inp.AgentOffered] = []
+            undelivered: list[tuple[str, int]] = []
             for key, item in result.deliveries:
                 if not self.deliver(key, item) and isinstance(item, inp.AgentOffered):
-                    undelivered.append(item)
+                    undelivered.append((key, item.agent_id))
             for key, job in result.callbacks:
                 self.stats.callbacks_started += 1
                 self.start_callback(key, job)
             if undelivered:
                 # The caller left while the agent was being claimed: give the agent back.
-                await self._in_thread(self._release, [o.agent_id for o in undelivered])
+                for key, agent_id in undelivered:
+                    await self._in_thread(self._release, key, agent_id)
             self._wake.clear()
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
             # cancel that arrives as the wait ends, and a cancelled manager then runs on
@@ -435,22 +440,21 @@ class QueueManager:
         def hand_over() -> None:
             if not self.deliver(key, offer):
                 # The caller left while the agent was being claimed: give the agent back.
-                self._pool.submit(self._release, [offer.agent_id])
+                self._pool.submit(self._release, key, offer.agent_id)
 
         loop.call_soon_threadsafe(hand_over)
 
-    def _release(self, agent_ids: Iterable[int]) -> None:
-        now = self.clock()
+    def _release(self, key: str, agent_id: int) -> None:
         with self.sessions() as s:
-            for agent_id in agent_ids:
-                offers.no_answer(
-                    s,
-                    agent_id=agent_id,
-                    node=self.node,
-                    now=now,
-                    missed=False,
-                    misses_before_away=1,
-                )
+            offers.no_answer(
+                s,
+                agent_id=agent_id,
+                node=self.node,
+                now=self.clock(),
+                missed=False,
+                misses_before_away=1,
+                channel_id=key,
+            )
 
     def _live(self, s: Session, now: datetime) -> set[str]:
         return nodes.live_nodes(s, now, self.settings.node_dead_after) | {self.node}
@@ -674,7 +678,13 @@ class QueueManager:
             s, entry_id=entry.id, agent_id=agent_id, node=self.node, now=now
         ):
             offers.no_answer(
-                s, agent_id=agent_id, node=self.node, now=now, missed=False, misses_before_away=1
+                s,
+                agent_id=agent_id,
+                node=self.node,
+                now=now,
+                missed=False,
+                misses_before_away=1,
+                channel_id=key,
             )
             return None
         # A worklist dial is in no queue of the catalog (unless the queues file names one

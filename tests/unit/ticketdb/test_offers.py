@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ticketdb import offers
 from ticketdb.models import Agent, SeatState
-from ticketdb.seats import add_agent, get_seat, history, set_state
+from ticketdb.seats import NotClaimed, add_agent, get_seat, history, set_state
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 NODE = "node-a"
@@ -343,3 +343,62 @@ def test_release_orphan_of_a_seat_changed_meanwhile_is_harmless(
         offers.answered(other, agent_id=a, node=NODE, now=at(2))  # `seat` still says ringing
         offers.release_orphan(s, seat, NODE, at(5))
         assert get_seat(other, a).state == "on_call"
+
+
+# --- a late event of an earlier call ------------------------------------------------------------
+# One node serves many calls: by the time an earlier call's seat event is carried out, the
+# seat may have been freed and claimed again by the same node for another call. The late
+# event must leave that new claim alone, or a second node could take the agent mid-ring.
+
+
+def test_a_late_no_answer_of_an_earlier_call_leaves_the_new_offer_ringing(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as s:
+        a = agent(s)
+        ring(s, a, channel_id="c1", t=1)
+        assert not offers.no_answer(
+            s, agent_id=a, node=NODE, now=at(2), missed=False, misses_before_away=3, channel_id="c1"
+        )
+        ring(s, a, channel_id="c2", t=3)
+        # c1's no-answer again (a replay, or a release racing the first one) ...
+        assert not offers.no_answer(
+            s, agent_id=a, node=NODE, now=at(4), missed=True, misses_before_away=1, channel_id="c1"
+        )
+        seat = get_seat(s, a)
+        assert (seat.state, seat.claimed_by_node, seat.claim_channel) == ("ringing", NODE, "c2")
+        assert missed_in_row(s, a) == 0  # ... is no miss of the agent's either
+        offers.answered(s, agent_id=a, node=NODE, now=at(5), channel_id="c2")
+        assert get_seat(s, a).state == "on_call"
+
+
+def test_a_late_answer_or_call_end_of_an_earlier_call_is_refused(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as s:
+        a = agent(s)
+        ring(s, a, channel_id="c2", t=3)
+        with pytest.raises(NotClaimed):
+            offers.answered(s, agent_id=a, node=NODE, now=at(4), channel_id="c1")
+        offers.answered(s, agent_id=a, node=NODE, now=at(5), channel_id="c2")
+        offers.call_ended(s, agent_id=a, node=NODE, now=at(6), wrap_up_seconds=0, channel_id="c1")
+        assert get_seat(s, a).state == "on_call"  # c1 is over; the agent still talks on c2
+        offers.call_ended(s, agent_id=a, node=NODE, now=at(7), wrap_up_seconds=0, channel_id="c2")
+        assert get_seat(s, a).state == "available"
+
+
+def test_an_orphan_release_read_before_the_seat_was_claimed_again_is_harmless(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as s, sessions() as other:
+        a = agent(s)
+        ring(s, a, channel_id="gone", t=1)
+        (seat,) = offers.claims_of(s, NODE)  # read: ringing for "gone"
+        # Meanwhile the offer ends and the same node rings the agent for another call.
+        offers.no_answer(
+            other, agent_id=a, node=NODE, now=at(2), missed=False, misses_before_away=3
+        )
+        ring(other, a, channel_id="c2", t=3)
+        offers.release_orphan(s, seat, NODE, at(5))
+        seat = get_seat(other, a)
+        assert (seat.state, seat.claim_channel) == ("ringing", "c2")

@@ -1,13 +1,16 @@
 """Several controllers, each with its own Asterisk, sharing one PostgreSQL.
 
 The issue's acceptance run: two controllers, two simulators, one database, 1,000 calls
-and 10 agents — no agent ever has two calls, and every call is accounted for. Then a
-node that dies: the surviving node releases what the dead one had claimed.
+and 10 agents — no agent ever has two calls, and every call is accounted for. The same
+while both nodes' events sockets are cut again and again. Then a node that dies: the
+surviving node releases what the dead one had claimed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import random
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +23,7 @@ from sqlalchemy import func, select
 from ivr.simulator import AriSimulator
 from ivr.simulator.callers import ScriptedCall
 from tests.integration.conftest import PASSWORD, wait_for
-from tests.integration.queue.conftest import QueueNodeFactory, catalog
+from tests.integration.queue.conftest import QueueNode, QueueNodeFactory, catalog
 from ticketdb.models import Call, QueueEntry, SeatStateChange
 
 QUEUES = catalog(
@@ -32,6 +35,7 @@ AGENTS = 10
 # measures distribution rather than how many idle channels one test process can hold.
 IN_FLIGHT = 60
 TALK = 0.5  # seconds an agent talks; shorter than the controller's reaction makes no sense
+CHAOS_CALLS = 200  # with the events sockets cut every second or so
 
 
 @pytest.fixture
@@ -65,10 +69,9 @@ def agent_legs(*sims: AriSimulator) -> dict[str, list[tuple[float, float]]]:
     return legs
 
 
-@pytest.mark.timeout(600)
-async def test_two_controllers_1000_calls_10_agents_no_double_assignment(
-    sim: AriSimulator, sim_b: AriSimulator, queue_node: QueueNodeFactory
-) -> None:
+async def two_nodes(
+    sim_b: AriSimulator, queue_node: QueueNodeFactory
+) -> tuple[QueueNode, QueueNode]:
     a = await queue_node(QUEUES, name="node-a")
     b = await queue_node(QUEUES, simulator=sim_b, name="node-b")
     for n in range(AGENTS):
@@ -76,15 +79,36 @@ async def test_two_controllers_1000_calls_10_agents_no_double_assignment(
         # Every agent's phone is reachable from both Asterisks (one site, two servers).
         sim_b.set_phone(f"PJSIP/{staff}", answer_after=0.05, hangup_after=TALK)
         a.add_agent(staff, answer_after=0.05, hangup_after=TALK)
+    return a, b
+
+
+async def place_calls(
+    sim: AriSimulator, sim_b: AriSimulator, count: int, in_flight: int
+) -> list[ScriptedCall]:
+    """``count`` callers, every other one on each Asterisk, ``in_flight`` at most at once."""
     calls: list[ScriptedCall] = []
-    for n in range(CALLS):
+    for n in range(count):
         await wait_for(
-            lambda: sum(not c.channel.hungup for c in calls) < IN_FLIGHT,
+            lambda: sum(not c.channel.hungup for c in calls) < in_flight,
             timeout=60,
             what="room for another caller",
         )
         target = sim if n % 2 == 0 else sim_b
         calls.append(await target.place_call("6000", f"+86139{n:08d}"))
+    return calls
+
+
+def took_fallback(call: ScriptedCall) -> bool:
+    """The caller came while their Asterisk had no controller connected (its events
+    socket was reconnecting): Stasis() failed and the dialplan's fallback answered them
+    (STASISSTATUS=FAILED), as on a real Asterisk; no controller ever saw the call."""
+    return call.channel.variables.get("STASISSTATUS") == "FAILED"
+
+
+async def assert_every_call_accounted_for_and_no_agent_double_booked(
+    a: QueueNode, b: QueueNode, calls: list[ScriptedCall]
+) -> list[ScriptedCall]:
+    """The acceptance checks; returns the calls that took the dialplan's fallback."""
 
     def finished() -> int:
         with a.session() as s:
@@ -93,25 +117,35 @@ async def test_two_controllers_1000_calls_10_agents_no_double_assignment(
                 or 0
             )
 
-    await wait_for(lambda: finished() == CALLS, timeout=300, what="every call finished")
+    await wait_for(
+        lambda: all(c.channel.hungup for c in calls), timeout=300, what="every caller gone"
+    )
+    served = [(n, c) for n, c in enumerate(calls) if not took_fallback(c)]
+    await wait_for(lambda: finished() == len(served), timeout=60, what="every record complete")
     with a.session() as s:
         records = list(s.scalars(select(Call)))
         changes = list(s.scalars(select(SeatStateChange).order_by(SeatStateChange.id)))
         left = list(s.scalars(select(QueueEntry)))
-    # Every call accounted for: one complete record each, answered by an agent, on the
-    # node whose Asterisk it came in on.
-    assert len(records) == CALLS
+    # Every call accounted for. One that reached a controller has one complete record,
+    # answered by an agent, on the node whose Asterisk it came in on ...
+    assert len(records) == len(served)
     assert {(r.node, r.channel_id) for r in records} == {
-        ("node-a" if n % 2 == 0 else "node-b", c.channel_id) for n, c in enumerate(calls)
+        ("node-a" if n % 2 == 0 else "node-b", c.channel_id) for n, c in served
     }
     assert all(r.is_complete and r.agent is not None for r in records)
-    assert Counter(r.end_reason for r in records) == {"completed": CALLS}
+    assert Counter(r.end_reason for r in records) == {"completed": len(served)}
     assert left == []
+    # ... and one that did not heard the fallback, which only happens while a node's
+    # events socket is down.
+    fell_back = [c for c in calls if took_fallback(c)]
+    assert all(c.heard and c.heard[0].media == "sound:custom/fallback_busy" for c in fell_back)
+    if fell_back:
+        assert any(node.node.stream and node.node.stream.disconnects for node in (a, b))
     # Both nodes served calls, and both offered to the same agents.
     assert {r.node for r in records} == {"node-a", "node-b"}
     # Zero double assignments: no agent's phone carried two answered legs at once, on
     # either Asterisk ...
-    for endpoint, intervals in agent_legs(sim, sim_b).items():
+    for endpoint, intervals in agent_legs(a.sim, b.sim).items():
         intervals.sort()
         for (_, end), (start, _) in itertools.pairwise(intervals):
             assert start >= end, f"{endpoint} had two calls at once"
@@ -121,9 +155,46 @@ async def test_two_controllers_1000_calls_10_agents_no_double_assignment(
     answers = sum(1 for c in changes if c.to_state == "on_call")
     # An agent who hangs up before being bridged puts the caller back in line, so a call
     # may be answered more than once; never less.
-    assert answers >= CALLS and offers >= answers
+    assert answers >= len(served) and offers >= answers
     assert a.node.acd is not None and b.node.acd is not None
     assert a.node.acd.stats.offers + b.node.acd.stats.offers == offers
+    return fell_back
+
+
+@pytest.mark.timeout(600)
+async def test_two_controllers_1000_calls_10_agents_no_double_assignment(
+    sim: AriSimulator, sim_b: AriSimulator, queue_node: QueueNodeFactory
+) -> None:
+    a, b = await two_nodes(sim_b, queue_node)
+    calls = await place_calls(sim, sim_b, CALLS, IN_FLIGHT)
+    await assert_every_call_accounted_for_and_no_agent_double_booked(a, b, calls)
+
+
+@pytest.mark.timeout(300)
+async def test_events_sockets_dropping_under_load_lose_no_call_and_double_book_no_agent(
+    sim: AriSimulator, sim_b: AriSimulator, queue_node: QueueNodeFactory
+) -> None:
+    # Both nodes' sockets are cut again and again while calls flow: offers in flight,
+    # StasisStarts lost with the socket, originates refused while the app is away.
+    a, b = await two_nodes(sim_b, queue_node)
+    rng = random.Random(7)
+    drops = 0
+    placing = True
+
+    async def cut_sockets() -> None:
+        nonlocal drops
+        while placing:
+            await asyncio.sleep(rng.uniform(0.3, 1.2))
+            drops += rng.choice([sim, sim_b]).drop_websockets()
+
+    cutter = asyncio.create_task(cut_sockets())
+    try:
+        calls = await place_calls(sim, sim_b, CHAOS_CALLS, IN_FLIGHT)
+    finally:
+        placing = False
+        await cutter
+    assert drops >= 5
+    await assert_every_call_accounted_for_and_no_agent_double_booked(a, b, calls)
 
 
 async def test_a_dead_node_releases_its_claims(

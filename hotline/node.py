@@ -194,6 +194,7 @@ class ControllerNode:
             controller = self.controller
             self.acd.deliver = controller.deliver
             self.acd.is_live = controller.is_live
+            self.acd.can_dial = lambda: self.stream is not None and self.stream.connected
             self.acd.start_callback = lambda key, job: controller.start_flow(
                 key, CallbackFlow(key, job), DialStart(self.clock())
             )

@@ -90,6 +90,7 @@ class ManagerStats:
     nodes_buried: int = 0
     orphans_released: int = 0
     errors: int = 0
+    passes_not_dialling: int = 0  # passes that offered nothing: our Asterisk was away
     pass_seconds: list[float] = field(default_factory=list)
 
 
@@ -123,6 +124,10 @@ class QueueManager:
         self.deliver: Callable[[str, inp.Input], bool] = lambda key, item: False
         self.is_live: Callable[[str], bool] = lambda key: False
         self.start_callback: Callable[[str, CallbackJob], None] = lambda key, job: None
+        # Whether our Asterisk can take an originate for our app now: while the events
+        # socket is down it refuses them ("not registered"), and each refusal would count
+        # as a missed call against an agent whose phone never rang.
+        self.can_dial: Callable[[], bool] = lambda: True
         # The lead's alerts and handover notes (hotline.lead_watch): ticked by one node
         # only, the live node with the smallest name, so alerts are raised once.
         self.lead_watch: LeadWatchLike | None = None
@@ -588,6 +593,10 @@ class QueueManager:
         return out
 
     def _distribute(self, s: Session, out: _PassResult, now: datetime) -> None:
+        if not self.can_dial():
+            # Offers wait for the reconnect; other nodes go on offering their own calls.
+            self.stats.passes_not_dialling += 1
+            return
         live = self._live(s, now)
         waiting = entries.queued(s, live_nodes=live, now=now)
         if self.rules is not None and self.rules.is_quiet(now):

@@ -110,6 +110,7 @@ class AriSimulator:
         self.fail_status = 503
         self.fail_match = ""
         self.event_delay = 0.0
+        self.refusing_events = False
         self.requests = 0
         self._connections: set[_EventConnection] = set()
         self._runner: web.AppRunner | None = None
@@ -183,6 +184,11 @@ class AriSimulator:
 
     def delay_events(self, seconds: float) -> None:
         self.event_delay = seconds
+
+    def refuse_events(self, refuse: bool = True) -> None:
+        """Refuse new events sockets (503) until called with False: with
+        ``drop_websockets`` an outage of the controller's link that lasts."""
+        self.refusing_events = refuse
 
     def send_raw(self, text: str) -> int:
         """Send ``text`` as one frame on every events socket, as is (a malformed event)."""
@@ -267,6 +273,7 @@ class AriSimulator:
         r.add_post(f"{sim}/faults/drop-websockets", self._sim_drop)
         r.add_post(f"{sim}/faults/fail-next", self._sim_fail_next)
         r.add_post(f"{sim}/faults/event-delay", self._sim_event_delay)
+        r.add_post(f"{sim}/faults/refuse-events", self._sim_refuse_events)
         r.add_post(f"{sim}/faults/raw-event", self._sim_raw_event)
         return app
 
@@ -329,6 +336,8 @@ class AriSimulator:
         apps = _list(request.query.get("app", ""))
         if not apps:
             return _error(400, "Missing app parameter")
+        if self.refusing_events:
+            return _error(503, "Service Unavailable")
         ws = web.WebSocketResponse(heartbeat=None)
         await ws.prepare(request)
         conn = _EventConnection(self, ws, apps)
@@ -686,6 +695,7 @@ class AriSimulator:
                 "requests": self.requests,
                 "fail_remaining": self.fail_remaining,
                 "event_delay": self.event_delay,
+                "refusing_events": self.refusing_events,
             }
         )
 
@@ -750,6 +760,11 @@ class AriSimulator:
     async def _sim_event_delay(self, request: web.Request) -> web.Response:
         body = await self._json_body(request)
         self.delay_events(float(body.get("seconds", 0.0)))
+        return web.Response(status=204)
+
+    async def _sim_refuse_events(self, request: web.Request) -> web.Response:
+        body = await self._json_body(request)
+        self.refuse_events(bool(body.get("refuse", True)))
         return web.Response(status=204)
 
     async def _sim_raw_event(self, request: web.Request) -> web.Response:

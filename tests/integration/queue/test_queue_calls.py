@@ -308,3 +308,39 @@ async def test_a_waiting_caller_keeps_the_place_across_a_controller_restart(
     assert rec.agent == "8001"
     assert "resumed" in [e["event"] for e in rec.legs]
     assert len([r for r in second.records() if r.channel_id == call.channel_id]) == 1
+
+
+async def test_no_agent_is_rung_while_our_events_socket_is_down(
+    sim: AriSimulator, queue_node: QueueNodeFactory
+) -> None:
+    # While the socket is down Asterisk has no app to put an agent's leg in and refuses
+    # every originate: offering then would only count missed calls against agents whose
+    # phones never rang, and a blip would send the whole floor away.
+    qn = await queue_node(catalog(sales={"misses_before_away": 2}))
+    qn.add_agent("8001", answer_after=0.1, hangup_after=0.3)
+    with qn.session() as s:
+        agent = seats.agent_by_staff_number(s, "8001")
+        assert agent is not None
+        seats.set_state(
+            s, agent_id=agent.id, to_state="away", by="8001", reason="break", now=utcnow()
+        )
+    calls = [await sim.place_call("6000", f"+861380000007{n}") for n in range(3)]
+    await wait_for(lambda: len(qn.entries()) == 3, what="three callers waiting")
+    stream, acd = qn.node.stream, qn.node.acd
+    assert stream is not None and acd is not None
+    sim.refuse_events()  # it cannot come back yet
+    sim.drop_websockets()
+    await wait_for(lambda: not stream.connected, what="socket down")
+    qn.login("8001")  # back from the break, while the socket is down
+    passes = acd.stats.passes
+    await wait_for(lambda: acd.stats.passes >= passes + 10, what="ten distribution passes")
+    assert qn.seat_state("8001") == "available"
+    assert [h.to_state for h in qn.history("8001")][-1] == "available"  # never rung
+    assert acd.stats.passes_not_dialling >= 10
+    sim.refuse_events(False)
+    await wait_for(lambda: stream.connected, what="socket back")
+    for call in calls:
+        await wait_for(lambda c=call: qn.complete(c.channel_id), timeout=20, what="served")  # type: ignore[misc]
+        assert qn.record(call.channel_id).agent == "8001"
+    states = [h.to_state for h in qn.history("8001")]
+    assert "away" not in states[states.index("available", 2) :]  # no missed calls at all

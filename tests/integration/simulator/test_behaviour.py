@@ -322,6 +322,23 @@ async def test_drop_websockets_cuts_the_event_stream(sim: AriSimulator, wire: Wi
     await wire.event("StasisStart", call.channel_id)
 
 
+async def test_refuse_events_keeps_the_event_stream_down_until_lifted(
+    sim: AriSimulator, wire: Wire
+) -> None:
+    ex = await wire.control("POST", "/faults/refuse-events", {"refuse": True})
+    assert ex.status == 204
+    assert (await wire.control("GET", "/state")).body["refusing_events"] is True
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await wire.connect_events()
+    assert refused.value.status == 503
+    assert sim.connected_apps == []
+    # REST requests are unaffected: only the events socket is cut off.
+    await wire.ari("GET", "/asterisk/ping", expect=200)
+    await wire.control("POST", "/faults/refuse-events", {"refuse": False})
+    await wire.connect_events()
+    assert sim.connected_apps == ["hotline"]
+
+
 async def test_event_delay_delays_events_and_keeps_their_order(
     sim: AriSimulator, wire: Wire
 ) -> None:

@@ -31,6 +31,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from ticketdb.models import TICKET_KINDS, Agent, Call, CallbackRequest, Ticket
+from ticketdb.service_level import service_level
 from ticketdb.wallboard import ABANDONED
 from ticketdb.worklist import (
     OPEN,
@@ -244,7 +245,7 @@ def by_queue(
                 callback_kept=sum(1 for c in rows if c.callback_id is not None),
                 service_level_seconds=target,
                 answered_in_time=in_time,
-                service_level=share(in_time, len(waits)),
+                service_level=service_level(in_time, len(waits)),
                 asa_seconds=_mean(waits),
                 abandon_rate=share(abandoned, len(rows)),
             )

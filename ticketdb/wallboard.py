@@ -29,6 +29,7 @@ from agents import erlang
 from agents.queue_config import QueueCatalog
 from agents.shifts import Alert, AlertChanges
 from ticketdb.models import Call, CallbackRequest, HandoverNote, LeadAlert, QueueEntry
+from ticketdb.service_level import service_level
 from ticketdb.sql import transaction
 
 WAITING_STATUSES = ("waiting", "offered")  # a caller on the line, not yet with an agent
@@ -356,7 +357,7 @@ def queue_stats(
                     for c in calls_of[name]
                     if c.end_reason == ABANDONED and _in(c.ended_at, start, now)
                 ),
-                service_level=on_time / len(waits) if waits else None,
+                service_level=service_level(on_time, len(waits)),
                 arrivals_per_hour=rate,
                 mean_handle_seconds=aht,
                 agents_needed=needed,

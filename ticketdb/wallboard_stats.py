@@ -6,8 +6,8 @@ Definitions (the ones the wallboard prints next to the numbers):
 - *answered*: calls an agent answered today (``agent_answered_at`` in the day so far);
   *abandoned*: callers who hung up while waiting, today (``end_reason`` "abandoned");
 - *service level*: answered within the queue's ``service_level_seconds`` (15 s, "three
-  rings", unless the queue sets its own) ÷ (answered + abandoned): a caller who gave up
-  was not served in time either;
+  rings", unless the queue sets its own) ÷ answered (``ticketdb.service_level``, the
+  same figure as the reports'); callers who gave up show in the abandonment rate;
 - *ASA*: the mean wait of the answered calls; *abandonment rate*: abandoned ÷ (answered +
   abandoned); both None while there is nothing to divide by;
 - *calls by kind*: distinct calls with a ticket of that kind opened today;
@@ -35,6 +35,7 @@ from agents.shifts import Alert, ShiftConfig, Staffing, alerts, overdue_away, st
 from ticketdb.models import Call, CallbackRequest, QueueEntry, Ticket
 from ticketdb.roster import read_roster
 from ticketdb.seats import list_seats
+from ticketdb.service_level import service_level
 from ticketdb.wallboard import ABANDONED, WAITING_STATUSES
 
 DEFAULT_THRESHOLD = 15  # seconds; a queue not in the catalog answers "within three rings"
@@ -176,7 +177,7 @@ def queue_day(
                 answered=len(answered),
                 answered_on_time=on_time,
                 abandoned=abandoned,
-                service_level=_ratio(on_time, served),
+                service_level=service_level(on_time, len(waits)),
                 asa_seconds=math.fsum(waits) / len(waits) if waits else None,
                 abandonment_rate=_ratio(abandoned, served),
                 by_kind=dict(sorted(kinds_of[name].items())),

@@ -145,7 +145,7 @@ def test_queue_figures_for_the_day(sessions: sessionmaker[Session]) -> None:
     assert support.oldest_waiting_since == NOW - timedelta(seconds=70)
     assert (support.offered, support.answered, support.answered_on_time) == (5, 4, 3)
     assert support.abandoned == 1
-    assert support.service_level == pytest.approx(3 / 5)  # on time ÷ (answered + abandoned)
+    assert support.service_level == pytest.approx(3 / 4)  # on time ÷ answered (not abandoned)
     assert support.asa_seconds == pytest.approx((5 + 10 + 15 + 30) / 4)
     assert support.abandonment_rate == pytest.approx(1 / 5)
     assert support.by_kind == {"complaint": 1, "inquiry": 1}

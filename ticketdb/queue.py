@@ -150,11 +150,34 @@ def leave(s: Session, *, node: str, channel_id: str) -> None:
         )
 
 
-def queued(s: Session, *, live_nodes: Collection[str], now: datetime) -> list[QueueEntry]:
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A queue entry as the distributor reads it: plain columns, no ORM identity. Every
+    pass reads every waiting call, and passes run several times a second under load."""
+
+    id: int
+    node: str
+    channel_id: str
+    queue: str
+    tier: str
+    injury: bool
+    external: bool
+    priority: int
+    skill: str | None
+    arrived_at: datetime
+    status: str
+    agent_id: int | None
+    callback_id: int | None
+
+
+_QUEUED_COLUMNS = tuple(getattr(QueueEntry, name) for name in Queued.__slots__)
+
+
+def queued(s: Session, *, live_nodes: Collection[str], now: datetime) -> list[Queued]:
     """Entries the distributor may assign now: calls waiting on live nodes, and queue
     callbacks due (whichever node booked them: a callback outlives its node)."""
     stmt = (
-        select(QueueEntry)
+        select(*_QUEUED_COLUMNS)
         .where(
             or_(
                 (QueueEntry.status == "waiting") & QueueEntry.node.in_(list(live_nodes)),
@@ -163,12 +186,11 @@ def queued(s: Session, *, live_nodes: Collection[str], now: datetime) -> list[Qu
             )
         )
         .order_by(QueueEntry.id)
-        .execution_options(populate_existing=True)
     )
-    return list(s.scalars(stmt))
+    return [Queued(*row) for row in s.execute(stmt)]
 
 
-def is_pinned(entry: QueueEntry) -> bool:
+def is_pinned(entry: QueueEntry | Queued) -> bool:
     """A callback entry for one agent only: a worklist dial, or a queue callback an
     agent clicked to dial (decision 0013). The distributor gives it to no one else."""
     return entry.status == "callback" and (

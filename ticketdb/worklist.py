@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -93,7 +93,12 @@ def dial_key(request_id: int) -> str:
     return f"{DIAL_PREFIX}{request_id}"
 
 
-def is_dial_entry(entry: QueueEntry) -> bool:
+class HasChannel(Protocol):
+    @property
+    def channel_id(self) -> str: ...
+
+
+def is_dial_entry(entry: HasChannel) -> bool:
     return entry.channel_id.startswith(DIAL_PREFIX)
 
 

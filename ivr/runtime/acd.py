@@ -51,7 +51,7 @@ from ivr.call import inputs as inp
 from ivr.queue.callback import CallbackJob
 from ticketdb import nodes, offers
 from ticketdb import queue as entries
-from ticketdb.models import Agent, Call, CallControl, QueueEntry, SeatStateChange
+from ticketdb.models import Agent, Call, CallControl, SeatStateChange
 from ticketdb.seats import seat_summaries
 from tickets.callback_plan import CallbackRules
 
@@ -73,7 +73,7 @@ _Counted = tuple[str, Mapping[str, int], str]
 DB_THREADS = 8
 
 
-def _call_id(entry: QueueEntry) -> str:
+def _call_id(entry: entries.Queued) -> str:
     return f"{entry.node}/{entry.channel_id}"
 
 
@@ -525,7 +525,7 @@ class QueueManager:
         if pending:
             s.commit()
 
-    def _waiting_call(self, e: QueueEntry) -> WaitingCall:
+    def _waiting_call(self, e: entries.Queued) -> WaitingCall:
         tier = e.tier if e.tier in ("general", "member", "vip") else "general"
         return WaitingCall(
             call_id=_call_id(e),
@@ -658,7 +658,7 @@ class QueueManager:
         self._tell_positions(s, out, calls, by_id, offered, now)
 
     def _take_callback(
-        self, s: Session, entry: QueueEntry, agent_id: int | None, now: datetime
+        self, s: Session, entry: entries.Queued, agent_id: int | None, now: datetime
     ) -> tuple[str, CallbackJob] | None:
         from ticketdb.models import CallbackRequest
 
@@ -756,7 +756,7 @@ class QueueManager:
         s: Session,
         out: _PassResult,
         calls: list[WaitingCall],
-        by_id: dict[str, QueueEntry],
+        by_id: dict[str, entries.Queued],
         offered: set[str],
         now: datetime,
     ) -> None:

@@ -440,23 +440,16 @@ def set_state(
             f"ringing agent {agent.staff_number} needs the claim of node {node!r}; "
             f"claimed by {seat.claimed_by_node!r}"
         )
-    if (
-        event.kind in (EventKind.ANSWER, EventKind.NO_ANSWER, EventKind.CALL_END)
-        and node is not None
-        and seat.claimed_by_node != node
-    ):
-        raise NotClaimed(
-            f"agent {agent.staff_number} is claimed by {seat.claimed_by_node!r}, not {node!r}"
-        )
-    if (
-        event.kind in (EventKind.ANSWER, EventKind.NO_ANSWER, EventKind.CALL_END)
-        and channel_id is not None
-        and seat.claim_channel != channel_id
-    ):
-        raise NotClaimed(
-            f"agent {agent.staff_number} is claimed for call {seat.claim_channel!r}, "
-            f"not {channel_id!r}"
-        )
+    if event.kind in (EventKind.ANSWER, EventKind.NO_ANSWER, EventKind.CALL_END):
+        if node is not None and seat.claimed_by_node != node:
+            raise NotClaimed(
+                f"agent {agent.staff_number} is claimed by {seat.claimed_by_node!r}, not {node!r}"
+            )
+        if channel_id is not None and seat.claim_channel != channel_id:
+            raise NotClaimed(
+                f"agent {agent.staff_number} is claimed for call {seat.claim_channel!r}, "
+                f"not {channel_id!r}"
+            )
     if event.kind is EventKind.WRAP_UP_EXTEND and (
         wrap_up_until is None
         or (seat.wrap_up_until is not None and wrap_up_until <= seat.wrap_up_until)

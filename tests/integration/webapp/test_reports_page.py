@@ -20,8 +20,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.cli_agents import set_password
+from tests.integration.ticketdb.test_reports import MEMBER_PHONE, NOW, VIP_NAME, VIP_PHONE, seed
 from tests.integration.webapp.conftest import PASSWORD, Client, settings_for
-from tests.unit.ticketdb.test_reports import MEMBER_PHONE, NOW, VIP_NAME, VIP_PHONE, seed
 from ticketdb.audit import entries_for
 from ticketdb.migrate import upgrade
 from ticketdb.models import Agent

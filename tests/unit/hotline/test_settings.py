@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -71,19 +69,3 @@ def test_missing_password_is_reported_for_run() -> None:
     s = load_settings(None, {})
     with pytest.raises(SettingsError, match=r"^ari\.password: required"):
         s.require_ari_password()
-
-
-@pytest.mark.parametrize("command", [["calls"], ["db", "upgrade"], ["run"]])
-def test_cli_exits_2_with_one_line_naming_the_key(tmp_path: Path, command: list[str]) -> None:
-    cfg = tmp_path / "bad.toml"
-    cfg.write_text('[ari]\nping_timeout = "soon"\n')
-    proc = subprocess.run(
-        [sys.executable, "-m", "hotline.cli", "--config", str(cfg), *command],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith(f"hotline: error: {cfg}:2: ari.ping_timeout: ")

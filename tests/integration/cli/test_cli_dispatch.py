@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.cli_dispatch import add_dispatch_parser
-from tests.unit.hotline.cli_harness import run_cli, write_site_file
+from tests.integration.cli.cli_harness import run_cli, write_site_file
 from ticketdb.models import CallbackRequest, Ticket, TicketSla
 
 RULES = """\

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.cli_tickets import add_tickets_parser, parse_fields
-from tests.unit.hotline.cli_harness import run_cli, write_site_file
+from tests.integration.cli.cli_harness import run_cli, write_site_file
 from ticketdb.customers import upsert_customer
 from ticketdb.models import Call
 from ticketdb.tickets import create_ticket, get_ticket, history

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.cli_tokens import add_tokens_parser
-from tests.unit.hotline.cli_harness import run_cli
+from tests.integration.cli.cli_harness import run_cli
 from ticketdb.api_tokens import PREFIX, verify
 from ticketdb.seats import add_agent
 

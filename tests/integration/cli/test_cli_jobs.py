@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.cli_jobs import add_jobs_parser
 from hotline.scheduler import JOB_TABLE, LEASE_NAME
-from tests.unit.hotline.cli_harness import run_cli, write_site_file
+from tests.integration.cli.cli_harness import run_cli, write_site_file
 from ticketdb.engine import make_engine
 from ticketdb.leases import acquire, claim_run, finish_run
 from ticketdb.models import Call, JobRun

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash
 
 from hotline.cli_users import add_users_parser
-from tests.unit.hotline.cli_harness import run_cli
+from tests.integration.cli.cli_harness import run_cli
 from ticketdb.audit import entries_for
 from ticketdb.seats import agent_by_staff_number
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.cli_notifications import add_notifications_parser
-from tests.unit.hotline.cli_harness import run_cli
+from tests.integration.cli.cli_harness import run_cli
 from ticketdb.models import Notification
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.cli_retention import add_retention_parser
-from tests.unit.hotline.cli_harness import run_cli
+from tests.integration.cli.cli_harness import run_cli
 from ticketdb.models import Call, Recording, RetentionRun
 
 

@@ -15,7 +15,7 @@ from agents.queue_config import load_queues
 from agents.shifts import load_shifts
 from hotline.settings import AcdSettings
 from ivr.runtime.acd import STAFFED_CACHE_SECONDS, QueueManager
-from tests.unit.hotline.test_lead_watch import TWO_SHIFTS  # day 08-16, evening 16-24
+from tests.integration.queue.test_lead_watch import TWO_SHIFTS  # day 08-16, evening 16-24
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
 from ticketdb.seats import add_agent, set_state

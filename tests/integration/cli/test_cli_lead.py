@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agents.erlang import agents_needed
 from hotline.cli_lead import add_lead_parser
-from tests.unit.hotline.cli_harness import run_cli
+from tests.integration.cli.cli_harness import run_cli
 from ticketdb.models import Call, QueueEntry
 from ticketdb.seats import add_agent
 from ticketdb.wallboard import clear_alert, raise_alert

@@ -47,17 +47,17 @@ HEAD = "0006"
 
 
 def test_upgrade_creates_schema_and_is_idempotent(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    blank_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Nothing may depend on an alembic.ini or on the working directory.
     monkeypatch.chdir(tmp_path)
-    assert current(db_url) is None
-    upgrade(db_url)
-    assert current(db_url) == HEAD
-    upgrade(db_url)
-    upgrade(db_url)
-    assert current(db_url) == HEAD
-    engine = make_engine(db_url)
+    assert current(blank_db_url) is None
+    upgrade(blank_db_url)
+    assert current(blank_db_url) == HEAD
+    upgrade(blank_db_url)
+    upgrade(blank_db_url)
+    assert current(blank_db_url) == HEAD
+    engine = make_engine(blank_db_url)
     try:
         tables = set(sa.inspect(engine).get_table_names())
         with engine.connect() as conn:
@@ -98,8 +98,8 @@ def test_upgrade_creates_the_sqlite_directory(tmp_path: Path) -> None:
     assert current(url) == HEAD
 
 
-def test_migration_matches_the_models(db_url: str) -> None:
-    upgrade(db_url)
+def test_migration_matches_the_models(blank_db_url: str) -> None:
+    upgrade(blank_db_url)
     ours = {
         m.__tablename__
         for m in (
@@ -132,7 +132,7 @@ def test_migration_matches_the_models(db_url: str) -> None:
         table = obj if type_ == "table" else getattr(obj, "table", None)
         return table is None or table.name in ours
 
-    engine = make_engine(db_url)
+    engine = make_engine(blank_db_url)
     try:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(
@@ -144,9 +144,9 @@ def test_migration_matches_the_models(db_url: str) -> None:
     assert diffs == []
 
 
-def test_0002_upgrades_existing_calls_and_downgrades(db_url: str) -> None:
-    upgrade(db_url, "0001")
-    engine = make_engine(db_url)
+def test_0002_upgrades_existing_calls_and_downgrades(blank_db_url: str) -> None:
+    upgrade(blank_db_url, "0001")
+    engine = make_engine(blank_db_url)
     try:
         with engine.begin() as conn:
             conn.execute(
@@ -157,8 +157,8 @@ def test_0002_upgrades_existing_calls_and_downgrades(db_url: str) -> None:
                 ),
                 {"t": "2026-01-01 10:00:00+00:00"},
             )
-        upgrade(db_url, "0002")
-        assert current(db_url) == "0002"
+        upgrade(blank_db_url, "0002")
+        assert current(blank_db_url) == "0002"
         with engine.connect() as conn:
             data = conn.execute(sa.select(Call.data).where(Call.channel_id == "c1")).scalar_one()
         assert data == {}
@@ -166,19 +166,19 @@ def test_0002_upgrades_existing_calls_and_downgrades(db_url: str) -> None:
         # Downgrade is the way back from a bad release: it must run on both back ends.
         with engine.begin() as conn:
             command.downgrade(make_config(conn), "0001")
-        assert current(db_url) == "0001"
+        assert current(blank_db_url) == "0001"
         inspector = sa.inspect(engine)
         assert "customers" not in inspector.get_table_names()
         assert "data" not in {c["name"] for c in inspector.get_columns("calls")}
-        upgrade(db_url, "0002")
-        assert current(db_url) == "0002"
+        upgrade(blank_db_url, "0002")
+        assert current(blank_db_url) == "0002"
     finally:
         engine.dispose()
 
 
-def test_0003_downgrades_and_upgrades_again(db_url: str) -> None:
-    upgrade(db_url)
-    engine = make_engine(db_url)
+def test_0003_downgrades_and_upgrades_again(blank_db_url: str) -> None:
+    upgrade(blank_db_url)
+    engine = make_engine(blank_db_url)
     try:
         with engine.begin() as conn:
             conn.execute(
@@ -191,23 +191,23 @@ def test_0003_downgrades_and_upgrades_again(db_url: str) -> None:
             )
         with engine.begin() as conn:
             command.downgrade(make_config(conn), "0002")
-        assert current(db_url) == "0002"
+        assert current(blank_db_url) == "0002"
         tables = set(sa.inspect(engine).get_table_names())
         assert not tables & {"agents", "agent_skills", "seat_states", "seat_state_changes"}
-        upgrade(db_url)
-        assert current(db_url) == HEAD
+        upgrade(blank_db_url)
+        assert current(blank_db_url) == HEAD
     finally:
         engine.dispose()
 
 
-def test_concurrent_upgrades_of_a_fresh_database(db_url: str) -> None:
+def test_concurrent_upgrades_of_a_fresh_database(blank_db_url: str) -> None:
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)
 
     def run() -> None:
         barrier.wait()
         try:
-            upgrade(db_url)
+            upgrade(blank_db_url)
         except BaseException as exc:
             errors.append(exc)
 
@@ -217,12 +217,12 @@ def test_concurrent_upgrades_of_a_fresh_database(db_url: str) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert current(db_url) == HEAD
+    assert current(blank_db_url) == HEAD
 
 
-def test_postgres_version_table_lands_in_the_url_schema(pg_url: str) -> None:
-    upgrade(pg_url)
-    engine = make_engine(pg_url)
+def test_postgres_version_table_lands_in_the_url_schema(blank_pg_schema_url: str) -> None:
+    upgrade(blank_pg_schema_url)
+    engine = make_engine(blank_pg_schema_url)
     try:
         with engine.connect() as conn:
             schema = conn.execute(sa.text("select current_schema()")).scalar_one()
@@ -258,7 +258,7 @@ def test_package_data_ships_every_migration_file() -> None:
     assert unshipped == []
 
 
-def test_concurrent_upgrades_from_separate_processes(db_url: str) -> None:
+def test_concurrent_upgrades_from_separate_processes(blank_db_url: str) -> None:
     # Threads of one process take turns on a lock; processes (two controller nodes
     # starting at once) are serialised by the database itself, with retries on SQLite.
     import subprocess
@@ -266,10 +266,12 @@ def test_concurrent_upgrades_from_separate_processes(db_url: str) -> None:
 
     code = "import sys; from ticketdb.migrate import upgrade; upgrade(sys.argv[1])"
     procs = [
-        subprocess.Popen([sys.executable, "-c", code, db_url], stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", code, blank_db_url], stderr=subprocess.PIPE, text=True
+        )
         for _ in range(3)
     ]
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err[-2000:]
-    assert current(db_url) == HEAD
+    assert current(blank_db_url) == HEAD

@@ -75,6 +75,7 @@ class SimulatedAgents:
         self._handled: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.calls_taken = 0
+        self.talk_times: dict[str, float] = {}  # channel id → the talk time drawn for it
 
     def _lognormal(self, median: float, sigma: float) -> float:
         return self.rng.lognormvariate(math.log(median), sigma)
@@ -133,6 +134,7 @@ class SimulatedAgents:
 
     async def _talk(self, ch: SimChannel, desk: Desk) -> None:
         talk = self._lognormal(self.times.talk_median, self.times.talk_sigma)
+        self.talk_times[ch.id] = talk
         try:
             await asyncio.wait_for(ch.ended.wait(), talk)
         except TimeoutError:

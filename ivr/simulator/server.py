@@ -200,6 +200,11 @@ class AriSimulator:
     def connected_apps(self) -> list[str]:
         return sorted(self.engine.apps)
 
+    @property
+    def event_sockets(self) -> int:
+        """Events sockets this server holds open (its side of the handshake done)."""
+        return len(self._connections)
+
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
@@ -690,7 +695,7 @@ class AriSimulator:
                 "bridges": len(e.bridges),
                 "playbacks": len(e.playbacks),
                 "recordings": len(e.live_recordings),
-                "event_sockets": len(self._connections),
+                "event_sockets": self.event_sockets,
                 "events_emitted": e.events_emitted,
                 "requests": self.requests,
                 "fail_remaining": self.fail_remaining,

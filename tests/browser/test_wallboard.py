@@ -101,8 +101,14 @@ def test_the_lead_sees_an_injury_in_red_and_steers_the_floor(
     expect(row1).to_have_attribute("data-state", "on_call", timeout=2_000)
     row1.locator(".listen").click()
     expect(row1.locator(".listening")).to_be_visible(timeout=5_000)
-    with site.sessions() as s:
-        control = s.scalars(select(CallControl).where(CallControl.action == "listen")).one()
+
+    def listen_requests() -> list[CallControl]:
+        with site.sessions() as s:
+            return list(s.scalars(select(CallControl).where(CallControl.action == "listen")))
+
+    # The page shows the request as it sends it; the row is there once the POST is done.
+    wait_until(lambda: listen_requests() != [], timeout=15, what="the listen request stored")
+    (control,) = listen_requests()
     assert (control.requested_by, control.channel_id) == ("9001", _seat(site, "8001").claim_channel)
     expect(row1.locator(".listening")).to_have_attribute("data-status", "done", timeout=15_000)
     expect(row1.locator(".listening")).to_contain_text("Listening")

@@ -10,6 +10,7 @@ row, checked against the node's claim), made by ``"system"``.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -214,7 +215,7 @@ def call_ended(
         return  # a replay, or a lead reset the seat meanwhile
     if channel_id is not None and seat.claim_channel != channel_id:
         return  # the agent is on another call by now
-    set_state(
+    wrapping = set_state(
         s,
         agent_id=agent_id,
         to_state="wrap_up",
@@ -225,32 +226,61 @@ def call_ended(
         channel_id=channel_id,
     )
     if wrap_up_seconds <= 0:
-        set_state(s, agent_id=agent_id, to_state="available", by=SYSTEM, now=now)
-
-
-def expire_wrap_ups(s: Session, now: datetime) -> int:
-    """Seats whose wrap-up time is over become available; commits. Any node may run it:
-    a seat changed meanwhile (the agent ended it, another node got there) is skipped."""
-    due = s.scalars(
-        select(SeatState.agent_id)
-        .where(SeatState.state == "wrap_up", SeatState.wrap_up_until <= now)
-        .execution_options(populate_existing=True)
-    ).all()
-    done = 0
-    for agent_id in due:
-        try:
+        # Two commits: between them another node may expire the wrap-up and ring the seat
+        # for its own call, which this second step must then leave alone.
+        with contextlib.suppress(StaleState):
             set_state(
                 s,
                 agent_id=agent_id,
                 to_state="available",
                 by=SYSTEM,
+                now=now,
+                expected_version=wrapping.version,
+            )
+
+
+@dataclass(frozen=True)
+class DueWrapUp:
+    agent_id: int
+    version: int  # the seat as read: expiring it must not act on a seat changed since
+
+
+def due_wrap_ups(s: Session, now: datetime) -> list[DueWrapUp]:
+    """Seats in wrap-up whose time is over, as read now."""
+    rows = s.execute(
+        select(SeatState.agent_id, SeatState.version).where(
+            SeatState.state == "wrap_up", SeatState.wrap_up_until <= now
+        )
+    ).all()
+    return [DueWrapUp(agent_id, version) for agent_id, version in rows]
+
+
+def expire_due(s: Session, due: list[DueWrapUp], now: datetime) -> int:
+    """Make the ``due`` seats available, each only if unchanged since it was read; commits.
+
+    Any node may run it: a seat the agent ended meanwhile, or that another node has since
+    rung for a call, is skipped (StaleState), never moved."""
+    done = 0
+    for seat in due:
+        try:
+            set_state(
+                s,
+                agent_id=seat.agent_id,
+                to_state="available",
+                by=SYSTEM,
                 note="wrap-up time over",
                 now=now,
+                expected_version=seat.version,
             )
             done += 1
         except (StaleState, IllegalTransition):
             continue
     return done
+
+
+def expire_wrap_ups(s: Session, now: datetime) -> int:
+    """Seats whose wrap-up time is over become available; commits; how many."""
+    return expire_due(s, due_wrap_ups(s, now), now)
 
 
 def claims_of(s: Session, node: str) -> list[SeatState]:

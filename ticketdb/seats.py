@@ -52,6 +52,8 @@ from ticketdb.models import (
 )
 
 SYSTEM = "system"
+# Seats whose claim carries a live call leg: the system changes them only as the claim's node.
+_CALL_STATES = frozenset({State.RINGING.value, State.ON_CALL.value})
 LEAD_ROLES = ("lead", "admin")
 MAX_STAFF_NUMBER = 32
 MAX_NAME = 128
@@ -439,6 +441,13 @@ def set_state(
         raise NotClaimed(
             f"ringing agent {agent.staff_number} needs the claim of node {node!r}; "
             f"claimed by {seat.claimed_by_node!r}"
+        )
+    if event.actor is Actor.SYSTEM and node is None and seat.state in _CALL_STATES:
+        # The controller acts on a seat that carries a call only as the claim's holder:
+        # a change that names no claim could free a seat some node rings for a call.
+        raise NotClaimed(
+            f"agent {agent.staff_number} is {seat.state} for {seat.claimed_by_node!r}: "
+            "a change by the system must name the claim's node"
         )
     if event.kind in (EventKind.ANSWER, EventKind.NO_ANSWER, EventKind.CALL_END):
         if node is not None and seat.claimed_by_node != node:

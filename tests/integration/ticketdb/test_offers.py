@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ticketdb import offers
@@ -402,3 +402,72 @@ def test_an_orphan_release_read_before_the_seat_was_claimed_again_is_harmless(
         offers.release_orphan(s, seat, NODE, at(5))
         seat = get_seat(other, a)
         assert (seat.state, seat.claim_channel) == ("ringing", "c2")
+
+
+# --- a seat another node took meanwhile ---------------------------------------------------------
+# Seen under load with two nodes (the double booking of the seat-assignment issue): a
+# call over with no wrap-up time is on_call → wrap_up → available in two commits; another
+# node's wrap-up expiry and its next offer fitted between them, and the second commit then
+# moved the new offer's ringing seat to available, so a third offer rang a busy phone.
+
+
+def test_a_call_end_without_wrap_up_never_frees_a_seat_another_node_claimed_meanwhile(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as s, sessions() as other:
+        a = on_call(s, "8001", "c1")
+        fired = []
+
+        def between_the_two_steps(session: Session) -> None:
+            if fired or session is not s:
+                return
+            fired.append(True)
+            # The other node: its wrap-up sweep frees the seat and its next pass rings it.
+            offers.expire_wrap_ups(other, at(100))
+            assert offers.ring(other, agent_id=a, node="node-b", channel_id="b1", now=at(100))
+
+        event.listen(s, "after_commit", between_the_two_steps)
+        try:
+            offers.call_ended(
+                s, agent_id=a, node=NODE, now=at(100), wrap_up_seconds=0, channel_id="c1"
+            )
+        finally:
+            event.remove(s, "after_commit", between_the_two_steps)
+        assert fired
+        seat = get_seat(other, a)
+        assert (seat.state, seat.claimed_by_node, seat.claim_channel) == (
+            "ringing",
+            "node-b",
+            "b1",
+        )
+
+
+def test_a_wrap_up_expiry_read_before_the_seat_changed_leaves_the_new_state_alone(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as s, sessions() as other:
+        a = on_call(s, "8001", "c1")
+        offers.call_ended(s, agent_id=a, node=NODE, now=at(100), wrap_up_seconds=10)
+        due = offers.due_wrap_ups(s, at(120))  # read: in wrap-up, due
+        assert [d.agent_id for d in due] == [a]
+        # Meanwhile the agent ends the wrap-up themselves and another node rings them.
+        set_state(other, agent_id=a, to_state="available", by="8001", now=at(105))
+        assert offers.ring(other, agent_id=a, node="node-b", channel_id="b1", now=at(106))
+        assert offers.expire_due(s, due, at(120)) == 0
+        seat = get_seat(other, a)
+        assert (seat.state, seat.claimed_by_node, seat.claim_channel) == (
+            "ringing",
+            "node-b",
+            "b1",
+        )
+
+
+def test_a_system_call_event_must_name_the_claim(sessions: sessionmaker[Session]) -> None:
+    """A seat moved by a call's event (answered, not answered, call over) without saying
+    whose claim it acts on could free a seat some node rings for another call."""
+    with sessions() as s:
+        a = agent(s)
+        ring(s, a, channel_id="c1")
+        with pytest.raises(NotClaimed):
+            set_state(s, agent_id=a, to_state="available", by="system", now=at(2))
+        assert get_seat(s, a).state == "ringing"

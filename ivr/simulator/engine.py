@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.ari.models import format_ari_time
-from ivr.simulator import snoop
+from ivr.simulator import endpoints, snoop
 from ivr.simulator.media import MediaLibrary, wav_duration, write_wav
 from ivr.simulator.model import (
     CAUSE_TEXT,
@@ -55,6 +55,7 @@ class SimEngine:
         routes: dict[tuple[str, str], str] | None = None,
         asterisk_id: str = "ae:51:3c:00:00:01",
         fallback_prompt: str = "sound:custom/fallback_busy",
+        moh_classes: Iterable[str] = ("default",),
     ) -> None:
         self.media = MediaLibrary(sounds_dir, recordings_dir)
         self.recordings_dir = recordings_dir
@@ -72,6 +73,15 @@ class SimEngine:
         self.live_recordings: dict[str, SimRecording] = {}
         self.phones: dict[str, PhoneBehaviour] = {}
         self.default_phone = PhoneBehaviour(answer_after=1.0)
+        # Endpoints (see endpoints.py): whether each one's phone is registered (those
+        # given a phone), the PJSIP endpoints that have carried a channel, and each app's
+        # subscriptions to endpoints (``tech/resource``, or ``tech`` for all of them).
+        self.registered: dict[str, bool] = {}
+        self.pjsip_endpoints_seen: set[str] = set()
+        self.endpoint_subscriptions: dict[str, set[str]] = {}
+        # musiconhold.conf's classes (the shipped config/asterisk/musiconhold.conf has
+        # [default]); none at all is Asterisk without that file.
+        self.moh_classes = tuple(moh_classes)
         self.globals: dict[str, str] = {}
         self._seq = itertools.count(1)
         self._epoch = int(time.time())
@@ -164,6 +174,11 @@ class SimEngine:
     def unregister_app(self, app: str, sink: EventSink) -> None:
         if self.apps.get(app) == sink:  # bound methods: equal, never identical
             del self.apps[app]
+            # The app's endpoint subscriptions go with it. Asterisk keeps a disconnected
+            # app's subscriptions until it comes back, but the controller subscribes again
+            # after every (re)connect, so forgetting them here is the simpler choice (a
+            # replacing connection of the same app keeps them: the app stays registered).
+            self.endpoint_subscriptions.pop(app, None)
 
     # -- calls into the hotline ----------------------------------------------------------
 
@@ -185,6 +200,7 @@ class SimEngine:
         )
         self.channels[ch.id] = ch
         self.channels_seen.append(ch)
+        endpoints.carried(self, ch.endpoint)
         self.loop.call_soon(self._run_dialplan, ch)
         return ch
 
@@ -297,7 +313,8 @@ class SimEngine:
             req["soft"] = True
         if request:
             self._channel_event("ChannelHangupRequest", ch, **req)
-        self._stop_all_media(ch)
+        # A playback cut short by the hang-up fails (Asterisk 22: state "failed").
+        self._stop_all_media(ch, playback_state="failed")
         if ch.bridge_id is not None and ch.bridge_id in self.bridges:
             self._leave_bridge(self.bridges[ch.bridge_id], ch)
         if ch.stasis_app is not None:
@@ -365,7 +382,16 @@ class SimEngine:
         ch.dtmf_received_by_phone.extend(d for d in dtmf if d not in "wW")
 
     def start_moh(self, target: Playable, moh_class: str | None) -> None:
-        target.moh = moh_class or "default"
+        """Music on hold as res_musiconhold's ``local_ast_moh_start`` picks the class: the
+        one asked for if configured (names compare case-insensitively), else ``default``.
+        With neither configured nothing plays and no event follows, though ARI answers
+        204 (observed on Asterisk 22.10.1 without musiconhold.conf, ari-notes.md)."""
+        configured = {c.lower(): c for c in self.moh_classes}
+        chosen = configured.get((moh_class or "default").lower(), configured.get("default"))
+        if chosen is None:
+            log.info("music on hold class %r not configured: nothing plays", moh_class)
+            return
+        target.moh = chosen
         for ch in self._listeners(target):
             ch.heard.append(Heard(f"moh:{target.moh}", None, self.now()))
 
@@ -403,6 +429,7 @@ class SimEngine:
             raise SimError(400, f"Application '{app}' is not registered")
         if channel_id is not None and channel_id in self.channels:
             raise SimError(409, "Channel with given unique ID already exists")
+        endpoints.check_reachable(self, endpoint)
         n = next(self._seq)
         name, number = _parse_caller_id(caller_id or "")
         ch = SimChannel(
@@ -423,6 +450,7 @@ class SimEngine:
             ch.subscribed.add(app)
         self.channels[ch.id] = ch
         self.channels_seen.append(ch)
+        endpoints.carried(self, endpoint)
         args = [a for a in (app_args or "").split(",") if a] if app_args else []
         self.loop.create_task(self._ring_phone(ch, app, args, timeout))
         return ch
@@ -625,13 +653,13 @@ class SimEngine:
             raise SimError(404, "Playback not found")
         return pb
 
-    def _stop_all_media(self, target: Playable) -> None:
+    def _stop_all_media(self, target: Playable, playback_state: str = "done") -> None:
         for pb in list(target.queue):
             self.playbacks.pop(pb.id, None)
         target.queue.clear()
         if target.current is not None:
             self._after_playback.pop(target.current.id, None)
-            self._finish(target, target.current, "done")
+            self._finish(target, target.current, playback_state)
         if target.recording is not None:
             self._finish_recording(target.recording, "done", cause="hangup")
         self.stop_moh(target)

@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ivr.ari.models import format_ari_time
-from ivr.simulator import snoop
+from ivr.simulator import endpoints, snoop
 from ivr.simulator.callers import (
     ScriptedCall,
     ScriptError,
@@ -99,12 +99,17 @@ class AriSimulator:
         sounds_dir: Path,
         recordings_dir: Path,
         routes: dict[tuple[str, str], str] | None = None,
+        moh_classes: Iterable[str] = ("default",),
     ) -> None:
+        """``moh_classes``: the music-on-hold classes configured (musiconhold.conf); a
+        class not among them plays ``default`` instead, and with neither nothing plays."""
         if not password:
             raise ValueError("the simulator needs a password (no default credentials)")
         self.username = username
         self.password = password
-        self.engine = SimEngine(Path(sounds_dir), Path(recordings_dir), routes)
+        self.engine = SimEngine(
+            Path(sounds_dir), Path(recordings_dir), routes, moh_classes=moh_classes
+        )
         self.calls: dict[str, ScriptedCall] = {}
         self.fail_remaining = 0
         self.fail_status = 503
@@ -162,8 +167,18 @@ class AriSimulator:
         answer_after: float | None = 1.0,
         busy: bool = False,
         hangup_after: float | None = None,
+        registered: bool = True,
     ) -> None:
+        """How the phone on ``endpoint`` (a dial string, ``PJSIP/8001``) behaves when rung,
+        and whether it is registered: originating to an unregistered PJSIP endpoint fails
+        (500). The endpoint is listed by ``GET /endpoints`` from now on."""
         self.engine.phones[endpoint] = PhoneBehaviour(answer_after, busy, hangup_after)
+        endpoints.set_registered(self.engine, endpoint, registered)
+
+    def register_phone(self, endpoint: str, registered: bool = True) -> None:
+        """The phone on ``endpoint`` registers (or goes): the endpoint turns ``online``
+        (``offline``), with ``EndpointStateChange`` to the apps subscribed to it."""
+        endpoints.set_registered(self.engine, endpoint, registered)
 
     def drop_websockets(self, mode: str = "abort") -> int:
         """Cut every events socket: ``abort`` like a network failure, ``close`` politely."""
@@ -222,6 +237,16 @@ class AriSimulator:
         r.add_get(f"{ari}/asterisk/info", self._info)
         r.add_get(f"{ari}/applications", self._applications)
         r.add_get(f"{ari}/applications/{{name}}", self._application)
+        r.add_post(f"{ari}/applications/{{name}}/subscription", self._subscription)
+        r.add_delete(f"{ari}/applications/{{name}}/subscription", self._subscription)
+        r.add_put(f"{ari}/applications/{{name}}/eventFilter", self._not_simulated)
+        r.add_get(f"{ari}/endpoints", self._list_endpoints)
+        r.add_put(f"{ari}/endpoints/sendMessage", self._not_simulated)
+        r.add_post(f"{ari}/endpoints/refer", self._not_simulated)
+        r.add_get(f"{ari}/endpoints/{{tech}}", self._list_endpoints)
+        r.add_get(f"{ari}/endpoints/{{tech}}/{{resource}}", self._get_endpoint)
+        r.add_put(f"{ari}/endpoints/{{tech}}/{{resource}}/sendMessage", self._not_simulated)
+        r.add_post(f"{ari}/endpoints/{{tech}}/{{resource}}/refer", self._not_simulated)
         r.add_get(f"{ari}/channels", self._list_channels)
         r.add_post(f"{ari}/channels", self._originate)
         r.add_post(f"{ari}/channels/create", self._not_simulated)
@@ -275,6 +300,7 @@ class AriSimulator:
         r.add_post(f"{sim}/calls/{{id}}/dtmf", self._sim_call_dtmf)
         r.add_post(f"{sim}/calls/{{id}}/hangup", self._sim_call_hangup)
         r.add_put(f"{sim}/phones/{{endpoint:.+}}", self._sim_phone)
+        r.add_post(f"{sim}/endpoints/{{tech}}/{{resource}}", self._sim_register)
         r.add_post(f"{sim}/faults/drop-websockets", self._sim_drop)
         r.add_post(f"{sim}/faults/fail-next", self._sim_fail_next)
         r.add_post(f"{sim}/faults/event-delay", self._sim_event_delay)
@@ -414,7 +440,7 @@ class AriSimulator:
             "name": name,
             "channel_ids": [c.id for c in e.channels.values() if name in c.subscribed],
             "bridge_ids": [b.id for b in e.bridges.values() if name in b.subscribed],
-            "endpoint_ids": [],
+            "endpoint_ids": endpoints.subscribed_endpoints(e, name),
             "device_names": [],
             "events_allowed": [],
             "events_disallowed": [],
@@ -428,6 +454,27 @@ class AriSimulator:
         if name not in self.engine.apps:
             raise SimError(404, "Application not found")
         return web.json_response(self._app_json(name))
+
+    async def _subscription(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        sources = _list(request.query.get("eventSource", ""))
+        if request.method == "POST":
+            endpoints.subscribe(self.engine, name, sources)
+        else:
+            endpoints.unsubscribe(self.engine, name, sources)
+        return web.json_response(self._app_json(name))
+
+    async def _list_endpoints(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            endpoints.list_endpoints(self.engine, request.match_info.get("tech"))
+        )
+
+    async def _get_endpoint(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            endpoints.get_endpoint(
+                self.engine, request.match_info["tech"], request.match_info["resource"]
+            )
+        )
 
     async def _not_simulated(self, request: web.Request) -> web.Response:
         return _error(501, f"{request.method} {request.path} is not simulated")
@@ -748,8 +795,22 @@ class AriSimulator:
             float(answer_after) if answer_after is not None else None,
             bool(body.get("busy", False)),
             float(hangup_after) if hangup_after is not None else None,
+            bool(body.get("registered", True)),
         )
         return web.Response(status=204)
+
+    async def _sim_register(self, request: web.Request) -> web.Response:
+        """``POST /_sim/endpoints/{tech}/{resource}?registered=true|false``: the phone
+        registers or goes; answers the endpoint as ``GET /ari/endpoints/…`` shows it."""
+        value = request.query.get("registered", "")
+        if value not in ("true", "false"):
+            raise SimError(400, "registered must be true or false")
+        dial = f"{request.match_info['tech']}/{request.match_info['resource']}"
+        if endpoints.is_local(dial):
+            raise SimError(400, "Local channels are not endpoints")
+        self.register_phone(dial, value == "true")
+        tech, _, resource = endpoints.endpoint_id(dial).partition("/")
+        return web.json_response(endpoints.get_endpoint(self.engine, tech, resource))
 
     async def _sim_drop(self, request: web.Request) -> web.Response:
         body = await self._json_body(request)

@@ -11,11 +11,13 @@ import base64
 import io
 import itertools
 import wave
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import pytest_asyncio
 
 from ivr.simulator import AriSimulator, ScriptedCall
 from tests.integration.conftest import PASSWORD, wait_for
@@ -138,6 +140,32 @@ async def test_a_caller_hanging_up_during_a_prompt(sim: AriSimulator, wire: Wire
     assert info.body["hangup_by"] == "caller" and info.body["hangup_cause"] == 16
 
 
+async def test_a_playback_cut_short_by_a_hang_up_finishes_failed(
+    sim: AriSimulator, wire: Wire
+) -> None:
+    """Asterisk 22.10.1: "failed" when the channel hung up, "done" when it was stopped."""
+    await wire.connect_events()
+    calls = [await caller_in_stasis(sim, wire, number=f"+86138000001{i}") for i in range(3)]
+    pids = []
+    for call in calls:
+        played = await wire.ari(
+            "POST", f"/channels/{call.channel_id}/play", {"media": "sound:custom/greeting"}
+        )
+        pids.append(played.body["id"])
+        await wire.event("PlaybackStarted", call.channel_id)
+    by_caller, by_us, _ = calls  # the third one's playback is stopped by us
+    await wire.control("POST", f"/calls/{by_caller.channel_id}/hangup")
+    await wire.ari("DELETE", f"/channels/{by_us.channel_id}", expect=204)
+    await wire.ari("DELETE", f"/playbacks/{pids[2]}", expect=204)
+    states = []
+    for call, pid in zip(calls, pids, strict=True):
+        finished = await wire.event("PlaybackFinished", call.channel_id)
+        assert finished["playback"]["id"] == pid
+        states.append(finished["playback"]["state"])
+    assert states == ["failed", "failed", "done"]
+    assert not any(h.completed for call in calls for h in call.heard)
+
+
 @pytest.mark.parametrize(("reason", "cause"), [("normal", 16), ("busy", 17), ("no_answer", 19)])
 async def test_an_ari_hangup_is_a_soft_request(
     sim: AriSimulator, wire: Wire, reason: str, cause: int
@@ -165,6 +193,88 @@ async def test_an_ari_hangup_is_a_soft_request(
         ("POST", "/continue", {}),
     ]:
         await wire.ari(method, f"/channels/{cid}{path}", params, expect=404)
+
+
+# -- music on hold --------------------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def make_sim(
+    tmp_path: Path, prompts_dir: Path, built_prompts: Any
+) -> AsyncIterator[Callable[[tuple[str, ...]], Awaitable[AriSimulator]]]:
+    """Simulators with the music-on-hold classes given (musiconhold.conf)."""
+    started: list[AriSimulator] = []
+
+    async def make(moh_classes: tuple[str, ...]) -> AriSimulator:
+        sim = AriSimulator(
+            "hotline", PASSWORD, prompts_dir, tmp_path / "rec", moh_classes=moh_classes
+        )
+        await sim.start()
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in started:
+        await sim.stop()
+
+
+def moh_heard(call: ScriptedCall) -> list[str]:
+    return [h.media for h in call.heard if h.media.startswith("moh:")]
+
+
+async def test_music_on_hold_without_its_class_configured_is_silence(
+    make_sim: Callable[[tuple[str, ...]], Awaitable[AriSimulator]],
+) -> None:
+    """No class configured (Asterisk without musiconhold.conf), or neither the class asked
+    for nor ``default``: 204 all the same, but nothing plays and no event follows."""
+    for classes, asked in [((), "default"), ((), None), (("jazz",), "rock"), (("jazz",), None)]:
+        sim = await make_sim(classes)
+        wire = Wire(sim)
+        try:
+            await wire.connect_events()
+            call = await caller_in_stasis(sim, wire)
+            cid = call.channel_id
+            bid = (await wire.ari("POST", "/bridges", expect=200)).body["id"]
+            await wire.ari("POST", f"/bridges/{bid}/addChannel", {"channel": cid}, expect=204)
+            await wire.event("ChannelEnteredBridge", cid)
+            before = len(wire.events)
+            params = {"mohClass": asked} if asked else {}
+            await wire.ari("POST", f"/channels/{cid}/moh", params, expect=204)
+            await wire.ari("POST", f"/bridges/{bid}/moh", params, expect=204)
+            # A digit as a marker: events arrive in order, so anything the music had
+            # caused would have come before it.
+            await wire.control("POST", f"/calls/{cid}/dtmf", {"digits": "1"})
+            await wire.event("ChannelDtmfReceived", cid)
+            assert [ev.type for ev in wire.events[before:]] == ["ChannelDtmfReceived"]
+            assert moh_heard(call) == [], (classes, asked)
+            await wire.ari("DELETE", f"/channels/{cid}/moh", expect=204)
+        finally:
+            await wire.close()
+
+
+async def test_music_on_hold_plays_the_class_asked_for_or_default(
+    make_sim: Callable[[tuple[str, ...]], Awaitable[AriSimulator]],
+) -> None:
+    """Asterisk's res_musiconhold falls back to ``default`` for a class it does not know;
+    class names are case-insensitive."""
+    sim = await make_sim(("default", "jazz"))
+    wire = Wire(sim)
+    try:
+        await wire.connect_events()
+        for asked, plays in [
+            (None, "moh:default"),
+            ("jazz", "moh:jazz"),
+            ("JAZZ", "moh:jazz"),
+            ("rock", "moh:default"),
+        ]:
+            call = await caller_in_stasis(sim, wire)
+            params = {"mohClass": asked} if asked else {}
+            await wire.ari("POST", f"/channels/{call.channel_id}/moh", params, expect=204)
+            assert moh_heard(call) == [plays], asked
+            await wire.ari("DELETE", f"/channels/{call.channel_id}/moh", expect=204)
+            assert call.heard[-1].ended_at is not None
+    finally:
+        await wire.close()
 
 
 # -- bridges and recordings ------------------------------------------------------------------------

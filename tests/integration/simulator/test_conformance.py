@@ -42,21 +42,44 @@ REQUIRED_EVENT_TYPES = {
     "Dial",
     "BridgeCreated",
     "BridgeDestroyed",
+    "EndpointStateChange",
 }
 
 # Any request may meet these, whatever the operation documents.
 GLOBAL_ERRORS = {401, 503}
+# Codes Asterisk answers where its description does not list them (ari-notes.md):
+# originating to a PJSIP endpoint whose phone is not registered is a 500.
+OBSERVED_ERRORS = {"originate": {500}, "originateWithId": {500}}
 
 
 async def run_session(sim: AriSimulator, wire: Wire) -> None:
     """What a call-center controller does in a day, compressed into a few seconds."""
     sim.set_phone("PJSIP/8001", answer_after=0.3)
     sim.set_phone("PJSIP/8002", busy=True)
+    sim.set_phone("PJSIP/8009", registered=False)
     await wire.ari("GET", "/asterisk/ping", expect=200)
     await wire.ari("GET", "/asterisk/info", expect=200)
     await wire.connect_events("hotline")
     await wire.ari("GET", "/applications", expect=200)
     await wire.ari("GET", "/applications/hotline", expect=200)
+
+    # Agent phones: subscribed to, listed, one of them not registered.
+    subscription = "/applications/hotline/subscription"
+    await wire.ari("POST", subscription, {"eventSource": "endpoint:PJSIP/8001"}, expect=200)
+    await wire.ari("POST", subscription, {"eventSource": "endpoint:PJSIP/nobody"}, expect=422)
+    await wire.ari("POST", subscription, {"eventSource": "phone:8001"}, expect=400)
+    await wire.ari(
+        "POST", "/applications/nobody/subscription", {"eventSource": "endpoint:PJSIP"}, expect=404
+    )
+    await wire.ari("GET", "/endpoints", expect=200)
+    await wire.ari("GET", "/endpoints/PJSIP", expect=200)
+    await wire.ari("GET", "/endpoints/PJSIP/8009", expect=200)
+    await wire.ari("GET", "/endpoints/PJSIP/nobody", expect=404)
+    await wire.ari("GET", "/endpoints/SKYPE", expect=404)
+    await wire.ari("POST", "/channels", {"endpoint": "PJSIP/8009", "app": "hotline"}, expect=500)
+    await wire.ari(
+        "POST", "/channels/leg-8009", {"endpoint": "PJSIP/8009", "app": "hotline"}, expect=500
+    )
 
     # Caller A: answered, greeted, presses 1 2 during the greeting (barge-in).
     alice = await sim.place_call(
@@ -130,6 +153,12 @@ async def run_session(sim: AriSimulator, wire: Wire) -> None:
     started = await wire.event("StasisStart", b)
     assert started["args"] == ["agent", "8001"]
     await wire.event("Dial", b, lambda ev: ev["dialstatus"] == "ANSWER")
+    await wire.ari("GET", "/endpoints/PJSIP/8001", expect=200)
+    sim.register_phone("PJSIP/8001", registered=False)
+    await wire.event("EndpointStateChange")
+    sim.register_phone("PJSIP/8001")
+    await wire.ari("DELETE", subscription, {"eventSource": "endpoint:PJSIP/8001"}, expect=200)
+    await wire.ari("DELETE", subscription, {"eventSource": "endpoint:PJSIP/8001"}, expect=422)
     busy = await wire.ari(
         "POST",
         "/channels",
@@ -216,7 +245,8 @@ async def test_a_realistic_session_conforms_to_the_api_description(
             problems.append((where, Problem("request", "no such operation in the API")))
             continue
         if ex.status >= 300:
-            if ex.status not in op.error_codes | GLOBAL_ERRORS:
+            allowed = op.error_codes | GLOBAL_ERRORS | OBSERVED_ERRORS.get(op.nickname, set())
+            if ex.status not in allowed:
                 problems.append(
                     (
                         where,
@@ -259,6 +289,27 @@ def test_every_route_the_simulator_serves_is_documented(tmp_path: Path, docs: Ap
             undocumented.append(f"{route.method} {canonical}")
     assert seen >= 40
     assert not undocumented, undocumented
+
+
+@pytest.mark.parametrize("resource", ["applications.json", "endpoints.json"])
+def test_every_operation_on_applications_and_endpoints_is_routed(
+    tmp_path: Path, docs: ApiDocs, resource: str
+) -> None:
+    """Served, or answered 501 where the simulator does not simulate it (sendMessage…)."""
+    sim = AriSimulator("hotline", PASSWORD, tmp_path, tmp_path)
+    routed = {
+        (route.method, normalise_template(route.resource.canonical))
+        for route in sim.make_app().router.routes()
+        if route.resource is not None
+    }
+    ops = [op for op in docs.operations if op.resource == resource]
+    assert len(ops) >= 5
+    missing = [
+        f"{op.method} {op.path}"
+        for op in ops
+        if (op.method, normalise_template(op.path)) not in routed
+    ]
+    assert not missing, missing
 
 
 # -- the validator can fail ------------------------------------------------------------------------

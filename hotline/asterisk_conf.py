@@ -6,7 +6,10 @@ Covers what ``config/asterisk/`` uses and what Asterisk's own parser accepts the
 semicolon, ``;-- block --;`` comments and ``#include`` lines (recorded, not followed).
 Sections may share a name (pjsip.conf's endpoint/auth/aor triplets), so a file is a list
 of sections, not a dict. ``dialplan()`` turns extensions.conf's ``exten``/``same`` lines
-into ordered steps with resolved priorities and labels.
+into ordered steps with resolved priorities and labels; ``moh_classes()`` reads
+musiconhold.conf and lists the files a ``mode = files`` class plays, as Asterisk finds
+them. ``uncomment()`` makes a commented-out sample (pjsip.conf's trunk) live, as an
+operator would, so the sample can be checked too.
 """
 
 from __future__ import annotations
@@ -288,3 +291,77 @@ def goto_if_targets(args: str) -> tuple[str, str, str]:
     condition, _, targets = args.rpartition("?")
     if_true, _, if_false = targets.partition(":")
     return condition.strip(), if_true.strip(), if_false.strip()
+
+
+# --- commented-out samples ----------------------------------------------------------
+
+# A setting or section header commented out for the operator to enable: ";" directly
+# before it (";[trunk]", ";type = endpoint"). Prose comments have a space after the ";".
+_COMMENTED_SETTING = re.compile(r"^;(?=\[[^\]]+\]|[A-Za-z0-9_.-]+\s*=)")
+
+
+def uncomment(text: str) -> str:
+    """``text`` with every commented-out setting and section header made live: the ``;``
+    that starts ``;[name]`` or ``;key = value`` removed, everything else left alone."""
+    return "\n".join(_COMMENTED_SETTING.sub("", line) for line in text.splitlines()) + "\n"
+
+
+# --- musiconhold.conf ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MohClass:
+    """One music-on-hold class of musiconhold.conf."""
+
+    name: str
+    mode: str
+    directory: str | None
+    line: int
+
+    def folder(self, data_dir: Path) -> Path:
+        """Where Asterisk reads the class's files: a relative ``directory`` is taken from
+        its data directory (``astdatadir``: /var/lib/asterisk, Debian /usr/share/asterisk)."""
+        if self.directory is None:
+            raise AsteriskConfError(f"[{self.name}] (line {self.line}) names no directory")
+        path = Path(self.directory)
+        return path if path.is_absolute() else data_dir / path
+
+    def files(self, data_dir: Path) -> list[Path]:
+        """The sound files of a ``mode = files`` class, found the way res_musiconhold scans
+        the folder: regular files (symlinks followed) whose name has an extension, is at
+        least four characters long and does not start with a dot; sorted by name. [] when
+        the folder does not exist (Asterisk then refuses the class)."""
+        folder = self.folder(data_dir)
+        if not folder.is_dir():
+            return []
+        return sorted(
+            path
+            for path in folder.iterdir()
+            if len(path.name) >= 4
+            and not path.name.startswith(".")
+            and "." in path.name
+            and path.is_file()
+        )
+
+
+def moh_classes(conf: ConfFile) -> dict[str, MohClass]:
+    """musiconhold.conf's classes by name (every section but ``[general]``).
+
+    Raises AsteriskConfError, naming the line, for what Asterisk would refuse to load: a
+    class without ``mode``, a ``mode = files`` class without ``directory``, a class twice.
+    """
+    classes: dict[str, MohClass] = {}
+    for section in conf.sections:
+        if section.name == "general" or section.is_template:
+            continue
+        where = f"{conf.source}:{section.line}"
+        if section.name in classes:
+            raise AsteriskConfError(f"{where}: music on hold class [{section.name}] twice")
+        mode = section.get("mode")
+        if mode is None:
+            raise AsteriskConfError(f"{where}: [{section.name}] has no mode")
+        directory = section.get("directory")
+        if mode == "files" and not directory:
+            raise AsteriskConfError(f"{where}: [{section.name}] mode = files needs a directory")
+        classes[section.name] = MohClass(section.name, mode, directory, section.line)
+    return classes

@@ -566,7 +566,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("prompts", help="prompt files")
     prsub = p.add_subparsers(dest="prompts_command", required=True)
-    p = prsub.add_parser("build", help="build the system prompts (and menu prompts) now")
+    p = prsub.add_parser(
+        "build", help="build the system prompts (and menu prompts) and the music on hold now"
+    )
     p.add_argument("--menus", action="store_true", help="also the live menu's prompts")
     p.set_defaults(func=cmd_prompts_build)
 

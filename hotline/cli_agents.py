@@ -114,6 +114,35 @@ def _parse_since(text: str) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _agent_values(args: argparse.Namespace, current: Agent | None) -> dict[str, Any]:
+    """``add_agent``'s fields for ``agents add``: each option given, else the agent's value on
+    file (``current``), else a new agent's default. ``active`` is no option of ``add``: an
+    existing agent keeps it (``hotline users enable/disable`` change it)."""
+    on_file: dict[str, Any] = (
+        {
+            "name": current.name,
+            "role": current.role,
+            "team": current.team,
+            "endpoint": current.endpoint,
+            "languages": list(current.languages or ()),
+            "away_limit_minutes": current.away_limit_minutes,
+            "active": current.active,
+        }
+        if current is not None
+        else {"role": "agent", "team": "", "languages": [], "away_limit_minutes": None}
+    )
+    given = {
+        "name": args.name,
+        "role": args.role,
+        "team": args.team,
+        "endpoint": args.endpoint,
+        "languages": args.language,
+        "away_limit_minutes": args.away_limit,
+    }
+    values = {**on_file, **{key: value for key, value in given.items() if value is not None}}
+    return {"staff_number": args.staff_number, **values}
+
+
 class AgentsCommands:
     def __init__(self, settings: SettingsLoader, db_session: SessionOpener) -> None:
         self._settings = settings
@@ -128,8 +157,9 @@ class AgentsCommands:
         return agent
 
     def add(self, args: argparse.Namespace) -> int:
+        """Add an agent, or update one: what is not given keeps its value on file."""
         settings = self._settings(args)
-        from ticketdb.seats import add_agent, parse_skill
+        from ticketdb.seats import add_agent, agent_by_staff_number, parse_skill
 
         try:
             skills = dict(parse_skill(t) for t in args.skill) if args.skill is not None else None
@@ -141,18 +171,21 @@ class AgentsCommands:
             _error(f"unknown skill(s) {unknown}: not in {settings.paths.queues_file}")
             return EXIT_CONFIG
         with self._db_session(settings) as s:
+            current = agent_by_staff_number(s, args.staff_number)
+            if current is None:
+                missing = [
+                    option
+                    for option, value in (("--name", args.name), ("--endpoint", args.endpoint))
+                    if value is None
+                ]
+                if missing:
+                    _error(
+                        f"no agent with staff number {args.staff_number.strip()} yet: "
+                        f"a new agent needs {' and '.join(missing)}"
+                    )
+                    return EXIT_CONFIG
             try:
-                agent = add_agent(
-                    s,
-                    staff_number=args.staff_number,
-                    name=args.name,
-                    role=args.role,
-                    team=args.team,
-                    endpoint=args.endpoint,
-                    languages=args.language or [],
-                    skills=skills,
-                    away_limit_minutes=args.away_limit,
-                )
+                agent = add_agent(s, **_agent_values(args, current), skills=skills)
             except ValueError as exc:
                 _error(exc)
                 return EXIT_CONFIG
@@ -315,19 +348,34 @@ def add_agents_parser(
     group: argparse.ArgumentParser = sub.add_parser("agents", help="agent accounts and seat states")
     asub = group.add_subparsers(dest="agents_command", required=True)
 
-    p = asub.add_parser("add", help="add an agent, or update the one with this staff number")
+    p = asub.add_parser(
+        "add",
+        help="add an agent, or update the one with this staff number (options not given "
+        "keep their value on file)",
+    )
     p.add_argument("staff_number")
-    p.add_argument("--name", required=True)
-    p.add_argument("--role", choices=ROLES, default="agent")
-    p.add_argument("--team", default="")
-    p.add_argument("--endpoint", required=True, help="where to ring the agent, e.g. PJSIP/8001")
+    p.add_argument("--name", help="required for a new agent")
+    p.add_argument("--role", choices=ROLES, help="default for a new agent: agent")
+    p.add_argument(
+        "--team", help='the team of config/shifts.yaml whose shifts the agent works ("": none)'
+    )
+    p.add_argument(
+        "--endpoint",
+        help="where to ring the agent, e.g. PJSIP/8001 or Local/9001@agents; required for a "
+        "new agent",
+    )
     p.add_argument(
         "--skill",
         action="append",
         metavar="SKILL[:LEVEL]",
         help="repeatable; level 1-5 (default 1); given at all, it replaces the skills on file",
     )
-    p.add_argument("--language", action="append", metavar="CODE", help="repeatable, e.g. zh")
+    p.add_argument(
+        "--language",
+        action="append",
+        metavar="CODE",
+        help="repeatable, e.g. zh; given at all, it replaces the languages on file",
+    )
     p.add_argument(
         "--away-limit",
         type=int,

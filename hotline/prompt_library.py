@@ -292,7 +292,8 @@ def build_menu_prompts(
 
 
 def run_build(settings: Settings, *, menus: bool, out: TextIO, err: TextIO) -> int:
-    """``hotline prompts build``: one line per file, a summary; exit status."""
+    """``hotline prompts build``: one line per file, a summary; then the music on hold
+    (``paths.moh_dir``), its line and summary; exit status."""
     lines: list[tuple[Status, str, str, Path]] = []
 
     def emit(status: Status, lang: str, uri: str, path: Path) -> None:
@@ -335,6 +336,27 @@ def run_build(settings: Settings, *, menus: bool, out: TextIO, err: TextIO) -> i
     print(
         f"prompts: {built} built, {len(lines) - built} cached, {len(skipped)} skipped "
         f"({system_count} system, {menu_count} menu) in {settings.paths.prompts_dir}",
+        file=out,
+    )
+    return _build_moh(settings, out=out, err=err)
+
+
+def _build_moh(settings: Settings, *, out: TextIO, err: TextIO) -> int:
+    """The music-on-hold file(s) of musiconhold.conf's default class, after the prompts."""
+    from hotline.moh import MOH_CLASS, build_moh
+
+    moh_dir = settings.paths.moh_dir
+    try:
+        files = build_moh(moh_dir)
+    except OSError as exc:
+        print(f"hotline: error: music on hold: cannot write {moh_dir}: {exc}", file=err)
+        return 1
+    for f in files:
+        print(f"{f.status:6}  moh  {MOH_CLASS}  {f.path}  {f.seconds:.2f}s", file=out)
+    built = sum(1 for f in files if f.status == "built")
+    print(
+        f"music on hold: {built} built, {len(files) - built} cached in {moh_dir} "
+        f"(musiconhold.conf class {MOH_CLASS})",
         file=out,
     )
     return 0

@@ -73,6 +73,8 @@ class DatabaseSettings(_Section):
 class PathSettings(_Section):
     data_dir: Path = Path("var")
     prompts_dir: Path = Path("recordings/prompts")
+    # Music on hold made by `hotline prompts build`, for musiconhold.conf's default class.
+    moh_dir: Path = Path("recordings/moh")
     calls_dir: Path = Path("recordings/calls")
     menus_dir: Path = Path("menus")
     queues_file: Path = Path("config/queues.yaml")

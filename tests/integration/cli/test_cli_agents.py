@@ -3,6 +3,7 @@ back ends; ``state`` under the shift rules of config/shifts.yaml when there is o
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -248,3 +249,90 @@ def test_time_in_state() -> None:
     assert in_state_for(t, t + timedelta(minutes=12, seconds=3)) == "12m03s"
     assert in_state_for(t, t + timedelta(hours=1, minutes=5, seconds=9)) == "1h05m"
     assert in_state_for(t, t - timedelta(seconds=3)) == "0s"  # clocks of two hosts
+
+
+def agent_row(db_url: str, staff: str) -> dict[str, object]:
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    "select name, role, team, endpoint, languages, away_limit_minutes, active, "
+                    "password_hash from agents where staff_number = :staff"
+                ),
+                {"staff": staff},
+            ).one_or_none()
+            if row is None:
+                return {}
+            skills = conn.execute(
+                sa.text(
+                    "select skill, level from agent_skills join agents "
+                    "on agents.id = agent_skills.agent_id where staff_number = :staff"
+                ),
+                {"staff": staff},
+            ).all()
+    finally:
+        engine.dispose()
+    values = dict(row._mapping)
+    if isinstance(values["languages"], str):  # SQLite hands the JSON column back as text
+        values["languages"] = json.loads(values["languages"])
+    values["active"] = bool(values["active"])
+    values["skills"] = dict(skills)
+    return values
+
+
+def test_add_for_an_existing_agent_keeps_what_is_not_given(db_url: str, tmp_path: Path) -> None:
+    full = hotline(
+        db_url, tmp_path, "add", "8002", "--name", "Zhao Lei", "--role", "lead",
+        "--team", "hotline", "--endpoint", "PJSIP/8002", "--skill", "mobile:3",
+        "--language", "zh", "--language", "en", "--away-limit", "20",
+    )  # fmt: skip
+    assert full.returncode == 0, full.stderr
+    assert hotline(db_url, tmp_path, "passwd", "8002", stdin="long enough pass\n").returncode == 0
+    before = agent_row(db_url, "8002")
+    assert before["team"] == "hotline" and before["role"] == "lead"
+
+    # Without --team (and --role, --language, --skill, --away-limit): only the endpoint
+    # changes. It used to empty the team (the agent then off every shift) and reset the rest.
+    moved = hotline(
+        db_url, tmp_path, "add", "8002", "--name", "Zhao Lei", "--endpoint", "PJSIP/8012"
+    )
+    assert moved.returncode == 0, moved.stderr
+    assert moved.stdout.strip() == "saved 8002 Zhao Lei (lead) at PJSIP/8012"
+    assert agent_row(db_url, "8002") == {**before, "endpoint": "PJSIP/8012"}
+
+    # One option alone is enough for an existing agent.
+    team = hotline(db_url, tmp_path, "add", "8002", "--team", "evening")
+    assert team.returncode == 0, team.stderr
+    after = agent_row(db_url, "8002")
+    assert after == {**before, "endpoint": "PJSIP/8012", "team": "evening"}
+    assert after["skills"] == {"mobile": 3} and after["languages"] == ["zh", "en"]
+    assert after["away_limit_minutes"] == 20 and after["password_hash"]
+
+    # A disabled account stays disabled when its details are updated.
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("update agents set active = false where staff_number = '8002'"))
+    finally:
+        engine.dispose()
+    assert hotline(db_url, tmp_path, "add", "8002", "--skill", "data:2").returncode == 0
+    assert agent_row(db_url, "8002") == {**after, "active": False, "skills": {"data": 2}}
+
+    # A new agent still needs a name and an endpoint; nothing is stored without them.
+    new = hotline(db_url, tmp_path, "add", "8009", "--team", "hotline")
+    assert new.returncode == 2
+    assert new.stderr.strip() == (
+        "hotline: error: no agent with staff number 8009 yet: "
+        "a new agent needs --name and --endpoint"
+    )
+    no_endpoint = hotline(db_url, tmp_path, "add", "8009", "--name", "Qian")
+    assert no_endpoint.returncode == 2 and "needs --endpoint" in no_endpoint.stderr
+    assert agent_row(db_url, "8009") == {}
+    fresh = hotline(db_url, tmp_path, "add", "8009", "--name", "Qian", "--endpoint", "PJSIP/8009")
+    assert fresh.returncode == 0, fresh.stderr
+    assert agent_row(db_url, "8009") | {"password_hash": None} == {
+        "name": "Qian", "role": "agent", "team": "", "endpoint": "PJSIP/8009",
+        "languages": [], "away_limit_minutes": None, "active": True, "password_hash": None,
+        "skills": {},
+    }  # fmt: skip

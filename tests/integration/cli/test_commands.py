@@ -38,6 +38,7 @@ def env(tmp_path: Path, prompts_dir: Path, built_prompts: object) -> dict[str, s
         "HOTLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'calls.sqlite3'}",
         "HOTLINE_PATHS_DATA_DIR": str(tmp_path / "var"),
         "HOTLINE_PATHS_PROMPTS_DIR": str(prompts_dir),
+        "HOTLINE_PATHS_MOH_DIR": str(tmp_path / "moh"),
     }
 
 
@@ -219,13 +220,18 @@ def test_prompts_build_with_menus_reports_every_file(env: dict[str, str]) -> Non
     result = hotline("prompts", "build", "--menus", env=env, timeout=300)
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith(("built", "cached"))]
-    menu_files = [line for line in lines if "/custom/tts/" in line]
+    prompts = [line for line in lines if line.split()[1] != "moh"]
+    menu_files = [line for line in prompts if "/custom/tts/" in line]
     assert menu_files, result.stdout
-    for line in lines:
+    for line in prompts:
         _status, lang, uri, path, seconds = line.split()
         assert lang in ("zh", "en") and uri.startswith("sound:custom/")
         assert Path(path).exists() and float(seconds.rstrip("s")) > 0
-    assert "menu)" in result.stdout.splitlines()[-1]
+    # Then the music on hold, into paths.moh_dir.
+    [moh] = [line.split() for line in lines if line.split()[1] == "moh"]
+    assert moh[2] == "default" and Path(moh[3]).parent == Path(env["HOTLINE_PATHS_MOH_DIR"])
+    prompts_summary, _moh_line, moh_summary = result.stdout.splitlines()[-3:]
+    assert "menu)" in prompts_summary and moh_summary.startswith("music on hold: ")
 
 
 def test_menus_check_rejects_a_bad_live_menu_at_start(env: dict[str, str], tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from hotline.asterisk_conf import load_conf, moh_classes
 from hotline.prompt_library import PromptLibrary, build_menu_prompts, wav_seconds
 from hotline.prompts_setup import ESPEAK_MISSING, PromptBuildError, build_prompts
 from hotline.settings import IvrSettings, PathSettings, Settings
@@ -299,7 +300,11 @@ def run_cli(tmp_path: Path, prompts_dir: Path, *args: str) -> subprocess.Complet
     config = tmp_path / "hotline.toml"
     config.write_text("", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    env |= {"HOTLINE_CONFIG": str(config), "HOTLINE_PATHS_PROMPTS_DIR": str(prompts_dir)}
+    env |= {
+        "HOTLINE_CONFIG": str(config),
+        "HOTLINE_PATHS_PROMPTS_DIR": str(prompts_dir),
+        "HOTLINE_PATHS_MOH_DIR": str(tmp_path / "moh"),
+    }
     return subprocess.run(
         [sys.executable, "-m", "hotline.cli", "prompts", "build", *args],
         cwd=ROOT,
@@ -317,7 +322,8 @@ def test_cli_prompts_build_lists_every_system_prompt(tmp_path: Path, prompts_dir
     keys = set(load_texts(SHIPPED).prompts)
     result = run_cli(tmp_path, prompts_dir)
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    # The prompts, their summary, then the music on hold and its summary.
+    lines = result.stdout.splitlines()[:-2]
     rows = [line.split() for line in lines[:-1]]
     expected = {(f"sound:custom/{key}", lang) for key in keys for lang in ("en", "zh")}
     assert {(row[2], row[1]) for row in rows} == expected
@@ -328,11 +334,31 @@ def test_cli_prompts_build_lists_every_system_prompt(tmp_path: Path, prompts_dir
         assert_phone_wav(Path(path))
         assert float(seconds.removesuffix("s")) == pytest.approx(wav_seconds(Path(path)), abs=0.01)
     assert lines[-1].startswith(f"prompts: {len(expected)} built, 0 cached")
+    moh_dir = tmp_path / "moh"
+    moh_line, moh_summary = result.stdout.splitlines()[-2:]
+    status, what, moh_class, path, seconds = moh_line.split()
+    assert (status, what, moh_class) == ("built", "moh", "default")
+    assert Path(path).parent == moh_dir and float(seconds.removesuffix("s")) >= 4
+    assert moh_summary == (
+        f"music on hold: 1 built, 0 cached in {moh_dir} (musiconhold.conf class default)"
+    )
+    # What musiconhold.conf's default class plays, once its folder under Asterisk's data
+    # directory is linked to paths.moh_dir (docs/asterisk.md): 8 kHz mono, a few seconds.
+    default = moh_classes(load_conf(ROOT / "config" / "asterisk" / "musiconhold.conf"))["default"]
+    data_dir = tmp_path / "asterisk-data"
+    data_dir.mkdir()
+    default.folder(data_dir).symlink_to(moh_dir, target_is_directory=True)
+    played = default.files(data_dir)
+    assert [p.name for p in played] == [Path(path).name]
+    for sound in played:
+        assert_phone_wav(sound, min_seconds=4)
 
     again = run_cli(tmp_path, prompts_dir)
     assert again.returncode == 0, again.stderr
-    assert {line.split()[0] for line in again.stdout.splitlines()[:-1]} == {"cached"}
-    assert again.stdout.splitlines()[-1].startswith(f"prompts: 0 built, {len(expected)} cached")
+    again_lines = again.stdout.splitlines()
+    assert {line.split()[0] for line in again_lines[:-3]} == {"cached"}
+    assert again_lines[-3].startswith(f"prompts: 0 built, {len(expected)} cached")
+    assert again_lines[-2].split()[:3] == ["cached", "moh", "default"]
 
 
 def test_cli_without_espeak_is_one_line_and_exit_1(tmp_path: Path, prompts_dir: Path) -> None:
@@ -345,6 +371,7 @@ def test_cli_without_espeak_is_one_line_and_exit_1(tmp_path: Path, prompts_dir: 
     env |= {
         "HOTLINE_CONFIG": str(config),
         "HOTLINE_PATHS_PROMPTS_DIR": str(prompts_dir),
+        "HOTLINE_PATHS_MOH_DIR": str(tmp_path / "moh"),
         "PATH": str(bin_dir),
     }
     result = subprocess.run(

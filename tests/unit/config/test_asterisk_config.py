@@ -6,6 +6,9 @@ small inline texts, so a sample test failing means the sample is wrong, not the 
 
 from __future__ import annotations
 
+import sys
+import wave
+from array import array
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,9 @@ from hotline.asterisk_conf import (
     dialplan,
     goto_if_targets,
     load_conf,
+    moh_classes,
     parse_conf,
+    uncomment,
 )
 from hotline.settings import Settings
 
@@ -112,12 +117,60 @@ def test_dialplan_resolves_priorities_labels_and_apps() -> None:
     assert goto_if_targets('$["${X}" = "A?"]?yes:no') == ('$["${X}" = "A?"]', "yes", "no")
 
 
+def test_uncomment_enables_commented_settings_only() -> None:
+    text = ";[trunk]\n;type = endpoint ; why\n; prose = kept\n;-- block --;\nlive = 1\n"
+    assert uncomment(text).splitlines() == [
+        "[trunk]",
+        "type = endpoint ; why",
+        "; prose = kept",
+        ";-- block --;",
+        "live = 1",
+    ]
+    assert parse_conf(uncomment(text)).section("trunk")["type"] == "endpoint"
+
+
+def test_moh_classes_and_the_files_asterisk_would_play(tmp_path: Path) -> None:
+    classes = moh_classes(
+        parse_conf(
+            "[general]\n"
+            "[default]\nmode = files\ndirectory = hotline-moh\n"
+            "[abs]\nmode = files\ndirectory = /srv/moh\n"
+            "[stream]\nmode = custom\napplication = /usr/bin/streamer\n"
+        )
+    )
+    assert sorted(classes) == ["abs", "default", "stream"]
+    default = classes["default"]
+    assert default.folder(tmp_path) == tmp_path / "hotline-moh"
+    assert classes["abs"].folder(tmp_path) == Path("/srv/moh")
+    assert default.files(tmp_path) == []  # no folder: Asterisk refuses the class
+    folder = tmp_path / "hotline-moh"
+    folder.mkdir()
+    for name in ("b.wav", "a.ulaw", ".a.wav.1234.tmp", ".gitkeep", "noext", "x.s"):
+        (folder / name).write_bytes(b"")
+    (folder / "sub.wav").mkdir()
+    assert [p.name for p in default.files(tmp_path)] == ["a.ulaw", "b.wav"]
+    for text, problem in (
+        ("[c]\ndirectory = x\n", "has no mode"),
+        ("[c]\nmode = files\n", "needs a directory"),
+        ("[c]\nmode = files\ndirectory = x\n[c]\nmode = files\ndirectory = y\n", "twice"),
+    ):
+        with pytest.raises(AsteriskConfError, match=problem):
+            moh_classes(parse_conf(text))
+
+
 # --- the samples ----------------------------------------------------------------------
 
 
 def test_every_sample_parses() -> None:
     names = sorted(p.name for p in SAMPLES.glob("*.conf"))
-    assert names == ["ari.conf", "extensions.conf", "http.conf", "pjsip.conf", "queues.conf"]
+    assert names == [
+        "ari.conf",
+        "extensions.conf",
+        "http.conf",
+        "musiconhold.conf",
+        "pjsip.conf",
+        "queues.conf",
+    ]
     for name in names:
         assert conf(name).sections, name
 
@@ -242,3 +295,99 @@ def test_menu_transfers_have_a_context_to_go_to() -> None:
     assert {"_800X", "_+X.", "_X."} <= patterns  # agents, E.164 and national numbers
     for ext in plan[context].values():
         assert ext.steps[0].app == "Dial"
+
+
+def test_agents_context_has_test_agents_that_answer_without_a_phone() -> None:
+    # Local/9001@agents as an agent's endpoint: answered in the dialplan, no SIP phone.
+    test_agent = dialplan(conf("extensions.conf"))["agents"]["_900X"]
+    assert test_agent.apps() == ["Answer", "Echo", "Hangup"]
+
+
+# --- music on hold --------------------------------------------------------------------
+
+
+def test_music_on_hold_default_class_plays_generated_8khz_mono_files(tmp_path: Path) -> None:
+    from hotline.moh import MOH_CLASS, build_moh
+
+    classes = moh_classes(conf("musiconhold.conf"))
+    assert MOH_CLASS == "default" and set(classes) == {"default"}
+    default = classes["default"]
+    assert default.mode == "files"
+    assert default.directory is not None and not Path(default.directory).is_absolute()
+    # Asterisk's data directory with the folder the class names linked to paths.moh_dir,
+    # as docs/asterisk.md says, after what `hotline prompts build` does there.
+    data_dir, moh_dir = tmp_path / "asterisk", tmp_path / "recordings" / "moh"
+    data_dir.mkdir()
+    default.folder(data_dir).symlink_to(moh_dir, target_is_directory=True)
+    assert default.files(data_dir) == []
+    built = build_moh(moh_dir)
+    assert [f.status for f in built] == ["built"]
+    files = default.files(data_dir)
+    assert [f.name for f in files] == [f.path.name for f in built]
+    for path in files:
+        assert path.suffix == ".wav"
+        with wave.open(str(path), "rb") as wav:
+            assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8000, 1, 2)
+            assert wav.getcomptype() == "NONE"
+            seconds = wav.getnframes() / wav.getframerate()
+            frames = wav.readframes(wav.getnframes())
+        assert 4 <= seconds <= 30  # a loop of a few seconds
+        samples = array("h", frames)
+        if sys.byteorder != "little":
+            samples.byteswap()
+        peak = max(abs(s) for s in samples)
+        assert 32767 * 10 ** (-20 / 20) < peak < 32767 * 10 ** (-6 / 20)  # audible, not loud
+    # The file is made by code: the same bytes again, so a second build leaves it alone.
+    assert [f.status for f in build_moh(moh_dir)] == ["cached"]
+    assert sorted(p.name for p in moh_dir.iterdir()) == [f.name for f in files]
+
+
+def test_every_queue_music_class_is_defined() -> None:
+    from agents.queue_config import load_queues
+
+    catalog = load_queues(ROOT / "config" / "queues.yaml")
+    used = {catalog.config(name).music_on_hold for name in catalog.queues}
+    assert used and used <= set(moh_classes(conf("musiconhold.conf")))
+
+
+# --- the carrier trunk (a commented-out sample) ---------------------------------------
+
+
+def test_trunk_sample_defines_the_endpoint_callbacks_and_transfers_dial() -> None:
+    from ivr.menus.schema import Defaults
+
+    # acd.callback_endpoint's default: PJSIP/{number}@<endpoint>.
+    tech, _, rest = Settings().acd.callback_endpoint.partition("/")
+    assert tech == "PJSIP" and rest.startswith("{number}@")
+    name = rest.removeprefix("{number}@")
+    assert name == "trunk"
+    # Shipped commented out: it needs the carrier's details first.
+    assert name not in {s.name for s in conf("pjsip.conf").of_type("endpoint")}
+
+    pjsip = parse_conf(uncomment((SAMPLES / "pjsip.conf").read_text(encoding="utf-8")))
+    endpoints = {s.name: s for s in pjsip.of_type("endpoint")}
+    assert set(endpoints) == {"caller1", "8001", "8002", name}
+    trunk = endpoints[name]
+    assert pjsip.section(trunk["transport"], type="transport")
+    [aor] = [pjsip.section(a.strip(), type="aor") for a in trunk["aors"].split(",")]
+    assert aor.name == name and aor["contact"].startswith("sip:")
+    auth = pjsip.section(trunk["outbound_auth"], type="auth")
+    assert auth["password"] == PLACEHOLDER
+    [identify] = pjsip.of_type("identify")
+    assert identify["endpoint"] == name and identify["match"]
+    [registration] = pjsip.of_type("registration")
+    assert registration["outbound_auth"] == trunk["outbound_auth"]
+    assert registration["transport"] == trunk["transport"]
+    plan = dialplan(conf("extensions.conf"))
+    # Calls from the carrier reach the hotline extension.
+    assert registration["contact_user"] in plan[trunk["context"]]
+    assert plan[trunk["context"]][registration["contact_user"]] is plan["from-callers"]["6000"]
+    # Transfers to outside numbers dial the same endpoint.
+    outside = [
+        ext.steps[0].args.split(",")[0]
+        for pattern, ext in plan[Defaults().transfer_context].items()
+        if pattern in ("_+X.", "_X.")
+    ]
+    assert len(outside) == 2
+    for target in outside:
+        assert target.startswith("PJSIP/") and target.endswith(f"@{name}")

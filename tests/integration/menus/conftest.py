@@ -43,6 +43,11 @@ class MenuNode:
         (rec,) = [r for r in self.records() if r.channel_id == channel_id]
         return rec
 
+    def has_complete_record(self, channel_id: str) -> bool:
+        """For waiting on: the record may not be written yet (the writer is behind)."""
+        found = [r for r in self.records() if r.channel_id == channel_id]
+        return len(found) == 1 and found[0].is_complete
+
 
 MenuFactory = Callable[..., Awaitable[MenuNode]]
 

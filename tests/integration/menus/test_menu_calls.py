@@ -22,7 +22,7 @@ def events(rec) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
 
 async def finished(node: MenuNode, call) -> object:  # type: ignore[no-untyped-def]
     await call.ended(60)
-    await wait_for(lambda: node.record(call.channel_id).is_complete, what="complete record")
+    await wait_for(lambda: node.has_complete_record(call.channel_id), what="complete record")
     return node.record(call.channel_id)
 
 
@@ -191,7 +191,7 @@ async def test_transfer_leaves_the_menu_for_the_dialplan(
     )
     assert call.channel.stasis_app is None
     assert (call.channel.context, call.channel.exten) == ("hotline-transfer", "+861012345")
-    await wait_for(lambda: node.record(call.channel_id).is_complete, what="record")
+    await wait_for(lambda: node.has_complete_record(call.channel_id), what="record")
     rec = node.record(call.channel_id)
     assert (rec.end_reason, rec.hangup_side) == ("transferred", "system")
     assert ("exit", "main", "transfer") in events(rec)

@@ -188,6 +188,10 @@ async def test_restarted_without_the_calls_state_apologises_and_hangs_up(
     assert call.hangup_by == "system"
     assert [h.media for h in call.heard][-1] == "sound:custom/apology_technical"
     assert call.heard[-1].completed  # the apology was heard to the end, then the hang-up
-    await wait_for(lambda: read_records(db_url)[0].is_complete, timeout=10, what="record completed")
+    await wait_for(
+        lambda: (rows := read_records(db_url)) != [] and rows[0].is_complete,
+        timeout=30,
+        what="record completed",
+    )
     (rec,) = read_records(db_url)
     assert (rec.hangup_side, rec.end_reason) == ("system", "state_lost")

@@ -48,7 +48,7 @@ Role = Literal["agent", "lead", "admin"]
 SeatState = Literal["offline", "available", "ringing", "on_call", "wrap_up", "away", "on_leave"]
 Hours = Literal["open", "outside", "off"]  # site-wide: some team on post / on shift / none
 Action = Literal["away", "leave", "log_off"]
-AlertKind = Literal["understaffed", "overdue_away", "no_acting_lead"]
+AlertKind = Literal["understaffed", "overdue_away", "no_acting_lead", "phone_offline"]
 Severity = Literal["critical", "warning"]
 
 # Logged in and answering (or about to): what "on duty" counts.
@@ -68,7 +68,7 @@ NOT_PRESENT = "not_present"  # state preconditions: not overridable
 ALREADY = "already"
 
 _SEVERITY_ORDER = {"critical": 0, "warning": 1}
-_KIND_ORDER = {"understaffed": 0, "no_acting_lead": 1, "overdue_away": 2}
+_KIND_ORDER = {"understaffed": 0, "no_acting_lead": 1, "overdue_away": 2, "phone_offline": 3}
 
 
 # --- configuration ------------------------------------------------------------------
@@ -164,6 +164,9 @@ class AgentView:
     away_limit_minutes: int | None = None  # None: the rules' away_minutes_limit
     acting_lead: bool = False
     skills: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    # No controller's Asterisk can reach the agent's phone (not registered, refused): they
+    # cannot take a call, so they are not on duty whatever their seat says.
+    phone_offline: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -417,7 +420,10 @@ def _on_duty(roster: Roster, now: datetime) -> list[AgentView]:
     return [
         a
         for a in roster.agents
-        if a.role == "agent" and a.state in DUTY_STATES and on_shift(roster, a, now)
+        if a.role == "agent"
+        and a.state in DUTY_STATES
+        and not a.phone_offline
+        and on_shift(roster, a, now)
     ]
 
 
@@ -429,6 +435,7 @@ def routable(roster: Roster, now: datetime, skill: str | None = None) -> list[Ag
         for a in roster.agents
         if a.role in SEAT_ROLES
         and a.state == "available"
+        and not a.phone_offline
         and (skill is None or a.skills.get(skill, 0) >= 1)
         and on_shift(roster, a, now)
     ]
@@ -641,6 +648,19 @@ def overdue_away(roster: Roster, now: datetime) -> list[tuple[AgentView, int]]:
     return sorted(out, key=lambda pair: (pair[0].state_since, pair[0].id))
 
 
+def phones_offline(roster: Roster, now: datetime) -> list[AgentView]:
+    """Seats logged in on shift whose phone no controller can reach: the lead must know,
+    callers will not reach them."""
+    return [
+        a
+        for a in roster.agents
+        if a.role in SEAT_ROLES
+        and a.phone_offline
+        and a.state in PRESENT_STATES
+        and on_shift(roster, a, now)
+    ]
+
+
 def _acting_lead_alert(roster: Roster, now: datetime) -> Alert | None:
     if not roster.config.rules.lead_absence_needs_acting_lead or _lead_present(roster):
         return None
@@ -675,6 +695,15 @@ def alerts(roster: Roster, now: datetime) -> list[Alert]:
     acting = _acting_lead_alert(roster, now)
     if acting:
         found.append(acting)
+    for agent in phones_offline(roster, now):
+        found.append(
+            Alert(
+                "phone_offline",
+                "warning",
+                f"{agent.name} is logged in on shift but their phone is offline",
+                agent.id,
+            )
+        )
     for agent, minutes in overdue_away(roster, now):
         limit = _limit(roster, agent)
         found.append(

@@ -33,8 +33,9 @@ from ivr.menus.registry import MenuRegistry
 from ivr.queue.callback import CallbackFlow
 from ivr.queue.service import QueueService, QueueSettings
 from ivr.runtime.acd import QueueManager
-from ivr.runtime.controller import Controller, utc_now
+from ivr.runtime.controller import Controller, call_key, utc_now
 from ivr.runtime.executor import CommandExecutor
+from ivr.runtime.phones import PhoneMonitor
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
 from ticketdb.writer import RecordWriter
@@ -68,6 +69,8 @@ class ControllerNode:
         self.shifts = shifts
         self.acd: QueueManager | None = None
         self._acd_task: asyncio.Task[None] | None = None
+        self.phones: PhoneMonitor | None = None
+        self._phones_task: asyncio.Task[None] | None = None
         self.settings = settings
         self.prompts = prompts
         self.menus = menus
@@ -165,6 +168,20 @@ class ControllerNode:
                 acd.lead_watch = LeadWatch(
                     make_sessionmaker(self.engine), self.shifts, s.node.name, self.clock
                 )
+        if self.acd is not None:
+            # Phones first: the executor reports refused ones to it.
+            self.phones = PhoneMonitor(
+                self.client,
+                make_sessionmaker(self.engine),
+                s.node.name,
+                s.ari.app,
+                self.clock,
+                is_own_leg=lambda channel_id: (
+                    self.controller is not None and self.controller.is_own_leg(channel_id)
+                ),
+                refresh=s.acd.phone_refresh,
+                refused_hold=s.acd.phone_refused_hold,
+            )
         self.controller = Controller(
             client=self.client,
             writer=self.writer,
@@ -185,6 +202,7 @@ class ControllerNode:
                 self.clock,
                 app=s.ari.app,
                 queues=self.acd,
+                phones=self.phones,
                 recordings=RecordingStore(
                     self.client, self.writer, s.paths.calls_dir, s.node.name, self.clock
                 ),
@@ -195,6 +213,12 @@ class ControllerNode:
             self.acd.deliver = controller.deliver
             self.acd.is_live = controller.is_live
             self.acd.can_dial = lambda: self.stream is not None and self.stream.connected
+            self.acd.live_calls = lambda: [k for k in controller.sessions if controller.is_live(k)]
+            self.acd.legs_up = self._legs_up
+            if self.phones is not None:
+                self.acd.unreachable = self.phones.unreachable
+                controller.on_endpoint = self.phones.on_event
+                self._phones_task = asyncio.create_task(self.phones.run(), name="phones")
             self.acd.start_callback = lambda key, job: controller.start_flow(
                 key, CallbackFlow(key, job), DialStart(self.clock())
             )
@@ -203,7 +227,7 @@ class ControllerNode:
             ari_config(s),
             self.client,
             on_event=self.controller.on_event,
-            on_connected=self.controller.reconcile,
+            on_connected=self._on_connected,
         )
         self._stream_task = asyncio.create_task(self.stream.run(), name="ari-event-stream")
         if self.menus is not None:
@@ -221,6 +245,31 @@ class ControllerNode:
             ]
         )
         self.ops = await start_ops(self)
+
+    async def _on_connected(self) -> None:
+        """After every (re)connect: reconcile the calls, look at the agents' phones."""
+        assert self.controller is not None
+        if self.phones is None:
+            await self.controller.reconcile()
+            return
+        await asyncio.gather(self.controller.reconcile(), self._look_at_phones())
+
+    async def _look_at_phones(self) -> None:
+        assert self.phones is not None
+        try:
+            await self.phones.on_connected()
+        except Exception:
+            log.exception("phones: could not look at the agents' phones; the refresh will")
+
+    async def _legs_up(self) -> set[str] | None:
+        """The calls with a leg (``<call>~…``) up on our Asterisk now; None if it can't say."""
+        assert self.client is not None
+        try:
+            channels = await self.client.channels.list()
+        except Exception as exc:
+            log.warning("cannot list channels to check a claim: %s", exc)
+            return None
+        return {call_key(ch.id) for ch in channels if "~" in ch.id}
 
     async def wait_connected(self, timeout: float = 10.0) -> None:
         assert self.stream is not None
@@ -242,6 +291,12 @@ class ControllerNode:
                 await self._acd_task
         if self.acd is not None:
             self.acd.close()
+        if self._phones_task is not None:
+            self._phones_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._phones_task
+        if self.phones is not None:
+            await self.phones.forget()
         if self.stream is not None:
             self.stream.stop()
         if self._stream_task is not None:

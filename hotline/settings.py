@@ -108,8 +108,16 @@ class AcdSettings(_Section):
     # Seconds between distribution passes (each also picks up other nodes' changes).
     poll_interval: float = Field(0.5, gt=0, le=10)
     heartbeat_interval: float = Field(1.0, gt=0)
-    # A node whose heartbeat is older than this is dead: its claims are released.
+    # A node whose heartbeat is older than this is dead: its calls are offered nothing and
+    # it is buried (its waiting callers leave the queue, its seats without a call are
+    # released; seats it rings or talks on stay held until it is back or a lead frees them).
     node_dead_after: float = Field(15.0, gt=0)
+    # How often each node asks its Asterisk about the agents' phones (GET /endpoints);
+    # registrations and losses also arrive at once as endpoint events.
+    phone_refresh: float = Field(5.0, gt=0, le=300)
+    # A phone Asterisk refused to ring is not tried again for this long, unless it
+    # registers again meanwhile.
+    phone_refused_hold: float = Field(60.0, ge=0, le=3600)
     # Where a queue callback dials the customer; {number} is the caller's number.
     callback_endpoint: str = Field(
         "PJSIP/{number}@trunk", pattern=r"^[A-Za-z][A-Za-z0-9_]*/.*\{number\}"

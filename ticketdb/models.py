@@ -242,6 +242,8 @@ class SeatState(Base):
     claimed_by_node: Mapped[str | None] = mapped_column(String(64))
     claim_channel: Mapped[str | None] = mapped_column(String(128))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The claiming node's generation (``ControllerNode.generation``) when it claimed.
+    claim_generation: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=0)
 
     def __repr__(self) -> str:
@@ -320,6 +322,25 @@ class ControllerNode(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Goes up each time the node (re)joins: a process that was buried while it stalled,
+    # or a restart, is a new generation, and claims say which generation made them.
+    generation: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+
+
+class AgentPhone(Base):
+    """An agent's phone as one node's Asterisk sees it (``GET /endpoints``, endpoint state
+    events, refused originates): reachable or not (and why), and how many channels it
+    carries. One row per agent and node: each node rings through its own Asterisk."""
+
+    __tablename__ = "agent_phones"
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), primary_key=True)
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(128))
+    reachable: Mapped[bool] = mapped_column(Boolean)
+    channels: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    reason: Mapped[str | None] = mapped_column(String(256))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class LeadAlert(Base):

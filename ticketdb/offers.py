@@ -46,6 +46,7 @@ def ring(
     channel_id: str,
     now: datetime,
     entry_id: int | None = None,
+    generation: int | None = None,
 ) -> Rung | None:
     """Claim the agent for ``channel_id`` and set the seat ringing, in one transaction;
     commits. With ``entry_id`` the queue entry is marked offered in the same commit.
@@ -72,6 +73,7 @@ def ring(
                 claimed_by_node=node,
                 claim_channel=channel_id,
                 claimed_at=now,
+                claim_generation=generation,
                 version=SeatState.version + 1,
             )
             .execution_options(synchronize_session=False)
@@ -102,7 +104,13 @@ def ring(
 
 
 def ring_by_staff_number(
-    s: Session, *, staff_number: str, node: str, channel_id: str, now: datetime
+    s: Session,
+    *,
+    staff_number: str,
+    node: str,
+    channel_id: str,
+    now: datetime,
+    generation: int | None = None,
 ) -> Rung | str:
     """Claim one named agent (a transfer to them); the reason as a string when not."""
     agent = agent_by_staff_number(s, staff_number)
@@ -111,7 +119,9 @@ def ring_by_staff_number(
     seat = get_seat(s, agent.id)
     if seat.state != "available" or seat.claimed_by_node is not None:
         return f"agent {staff_number} is {seat.state.replace('_', ' ')}"
-    rung = ring(s, agent_id=agent.id, node=node, channel_id=channel_id, now=now)
+    rung = ring(
+        s, agent_id=agent.id, node=node, channel_id=channel_id, now=now, generation=generation
+    )
     return rung if rung is not None else f"agent {staff_number} was just taken"
 
 
@@ -281,6 +291,21 @@ def expire_due(s: Session, due: list[DueWrapUp], now: datetime) -> int:
 def expire_wrap_ups(s: Session, now: datetime) -> int:
     """Seats whose wrap-up time is over become available; commits; how many."""
     return expire_due(s, due_wrap_ups(s, now), now)
+
+
+def restamp(s: Session, node: str, channel_ids: list[str], generation: int) -> int:
+    """This node rejoined as ``generation`` and still runs these calls: their claims are
+    the new generation's; commits; how many."""
+    if not channel_ids:
+        return 0
+    with transaction(s):
+        result = s.execute(
+            update(SeatState)
+            .where(SeatState.claimed_by_node == node, SeatState.claim_channel.in_(channel_ids))
+            .values(claim_generation=generation)
+            .execution_options(synchronize_session=False)
+        )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def claims_of(s: Session, node: str) -> list[SeatState]:

@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from agents.shifts import AgentView, Roster, ShiftConfig
+from ticketdb import phones
 from ticketdb.models import Agent
 from ticketdb.seats import AgentSeat, list_seats
 
@@ -24,6 +25,7 @@ def read_roster(
     ``seats`` when the caller has just read them (``list_seats``), saving a second read."""
     views = []
     acting: int | None = None
+    offline = phones.offline(s)
     for row in list_seats(s) if seats is None else seats:
         agent, seat = row.agent, row.seat
         if not agent.active:
@@ -39,6 +41,7 @@ def read_roster(
                 away_reason=seat.reason if seat.state == "away" else None,
                 away_limit_minutes=agent.away_limit_minutes,
                 skills=dict(row.skills),
+                phone_offline=agent.id in offline,
             )
         )
         if agent.acting_lead and agent.role == "agent" and acting is None:

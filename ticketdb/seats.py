@@ -471,7 +471,9 @@ def set_state(
         values["reason"] = reason if new in (State.AWAY, State.ON_LEAVE) else None
     values["wrap_up_until"] = wrap_up_until if new is State.WRAP_UP else None
     if new in FREE_STATES:
-        values.update(claimed_by_node=None, claim_channel=None, claimed_at=None)
+        values.update(
+            claimed_by_node=None, claim_channel=None, claimed_at=None, claim_generation=None
+        )
     with _transaction(s):
         result = s.execute(
             update(SeatState)
@@ -547,6 +549,7 @@ def release_claim(s: Session, *, agent_id: int, node: str, channel_id: str | Non
                 claimed_by_node=None,
                 claim_channel=None,
                 claimed_at=None,
+                claim_generation=None,
                 version=SeatState.version + 1,
             )
             .execution_options(synchronize_session=False)
@@ -556,19 +559,23 @@ def release_claim(s: Session, *, agent_id: int, node: str, channel_id: str | Non
 
 
 def release_claims_of_node(s: Session, node: str, now: datetime) -> int:
-    """End every claim ``node`` holds, for a node that died with its calls; commits.
+    """End the claims a dead ``node`` holds on seats without a call; commits.
 
-    Seats it was ringing, on a call with or in wrap-up for become available again (the
-    call went with the node), each with a history row by "system"; claimed seats still
-    available just lose the claim. Returns the number of claims released. Call it only
-    when the node's calls are gone: a live node would lose its agents.
+    Seats in wrap-up for it become available, each with a history row by "system";
+    claimed seats still available just lose the claim. Seats it rings or whose call it
+    carries are left alone: its Asterisk may still carry the call (a node that stalled is
+    only thought dead), and only that node, or a lead, can tell. Returns the number of
+    claims released.
     """
     released = 0
     # A seat changed concurrently (its version moved) is simply read again.
     for _attempt in range(20):
         seats = s.scalars(
             select(SeatState)
-            .where(SeatState.claimed_by_node == node)
+            .where(
+                SeatState.claimed_by_node == node,
+                SeatState.state.not_in(sorted(_CALL_STATES)),
+            )
             .execution_options(populate_existing=True)
         ).all()
         if not seats:
@@ -578,6 +585,7 @@ def release_claims_of_node(s: Session, node: str, now: datetime) -> int:
                 "claimed_by_node": None,
                 "claim_channel": None,
                 "claimed_at": None,
+                "claim_generation": None,
                 "version": seat.version + 1,
             }
             busy = seat.state not in FREE_STATES
@@ -608,8 +616,8 @@ def release_claims_of_node(s: Session, node: str, now: datetime) -> int:
                             at=now,
                             by=SYSTEM,
                             node=node,
-                            note=f"node {node} is gone: its claim (call {seat.claim_channel}) "
-                            "was released",
+                            note=f"node {node} is gone: its claim (call {seat.claim_channel}, "
+                            f"{seat.state}) was released",
                         )
                     )
     return released

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import aiohttp
 
 from ivr.ari import errors
-from ivr.ari.models import Bridge, Channel, LiveRecording, Playback
+from ivr.ari.models import Bridge, Channel, Endpoint, LiveRecording, Playback
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,8 @@ class AriClient:
         self.playbacks = Playbacks(self)
         self.recordings = Recordings(self)
         self.asterisk = Asterisk(self)
+        self.endpoints = Endpoints(self)
+        self.applications = Applications(self)
 
     async def open(self) -> None:
         auth = {"Authorization": _basic_auth(self.config.username, self.config.password)}
@@ -422,3 +424,21 @@ class Asterisk(_Resource):
 
     async def info(self) -> dict[str, Any]:
         return dict(await self._c.request("GET", "/asterisk/info"))
+
+
+class Endpoints(_Resource):
+    async def list(self, technology: str | None = None) -> builtins.list[Endpoint]:
+        path = "/endpoints" if technology is None else f"/endpoints/{_p(technology)}"
+        return [Endpoint.from_json(e) for e in await self._c.request("GET", path)]
+
+    async def get(self, technology: str, resource: str) -> Endpoint:
+        data = await self._c.request("GET", f"/endpoints/{_p(technology)}/{_p(resource)}")
+        return Endpoint.from_json(data)
+
+
+class Applications(_Resource):
+    async def subscribe(self, app: str, event_source: str) -> None:
+        """Have ``app`` hear about ``event_source`` (e.g. ``endpoint:PJSIP``)."""
+        await self._c.request(
+            "POST", f"/applications/{_p(app)}/subscription", params={"eventSource": event_source}
+        )

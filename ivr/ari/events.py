@@ -20,6 +20,7 @@ from typing import Any
 from ivr.ari.models import (
     Bridge,
     Channel,
+    Endpoint,
     LiveRecording,
     MalformedModel,
     Playback,
@@ -228,6 +229,13 @@ class ApplicationReplaced(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EndpointStateChange(Event):
+    """A phone went online or offline (to an app subscribed to ``endpoint:<tech>[/<res>]``)."""
+
+    endpoint: Endpoint
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OtherEvent(Event):
     """An event type call control does not model; kept whole in ``raw``."""
 
@@ -360,6 +368,10 @@ def _build(etype: str, d: Mapping[str, Any], base: dict[str, Any]) -> Event:
         )
     if etype == "ApplicationReplaced":
         return ApplicationReplaced(**base)
+    if etype == "EndpointStateChange":
+        if "endpoint" not in d:
+            raise MalformedEvent("EndpointStateChange without endpoint")
+        return EndpointStateChange(**base, endpoint=Endpoint.from_json(d["endpoint"]))
     return OtherEvent(**base)
 
 

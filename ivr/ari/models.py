@@ -203,3 +203,30 @@ class LiveRecording:
             cause=_str(data, "cause"),
             raw=dict(data),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A phone or trunk as Asterisk sees it (``endpoints.json``): ``state`` is
+    ``online``/``offline`` (or ``unknown``), ``channel_ids`` the calls it carries."""
+
+    technology: str
+    resource: str
+    state: str = "unknown"
+    channel_ids: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"{self.technology}/{self.resource}"
+
+    @classmethod
+    def from_json(cls, data: object) -> Endpoint:
+        if not isinstance(data, Mapping):
+            raise MalformedModel("endpoint is not an object")
+        ids = data.get("channel_ids", [])
+        return cls(
+            technology=_require(data, "technology", "endpoint"),
+            resource=_require(data, "resource", "endpoint"),
+            state=_str(data, "state", "unknown"),
+            channel_ids=tuple(str(i) for i in ids) if isinstance(ids, list) else (),
+        )

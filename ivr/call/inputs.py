@@ -143,6 +143,15 @@ class QueueRefused:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeRejoined:
+    """This controller had been taken for dead and buried while it stalled, and has
+    rejoined: the call's place in the queue (taken out by the burial) must be taken again,
+    and a ringing offer's claim may be gone."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class QueueStatus:
     """The distributor's latest view of this call's place in its queue."""
 
@@ -236,6 +245,7 @@ class ListenerBridged:
 QueueInput = (
     Enqueued
     | QueueRefused
+    | NodeRejoined
     | QueueStatus
     | AgentOffered
     | OfferFailed

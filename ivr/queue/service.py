@@ -170,7 +170,17 @@ class QueueService:
         if isinstance(event, inp.Enqueued):
             self._on_enqueued(ctx, event)
         elif isinstance(event, inp.QueueRefused):
-            self._refuse(ctx, event.reason)
+            if s.mode in WAITING_MODES:
+                # Told while waiting: nobody can take the call now (the agents went off
+                # shift, their phones offline). Not while an agent rings: that one may.
+                if s.playback is not None:
+                    ctx.stop_playback(s.playback)
+                    s.playback = None
+                self._refuse(ctx, event.reason)
+            elif s.mode == "entering":
+                self._refuse(ctx, event.reason)
+        elif isinstance(event, inp.NodeRejoined):
+            self._on_rejoined(ctx)
         elif isinstance(event, inp.QueueStatus):
             first = s.position is None
             s.position, s.wait_estimate = event.position, event.wait_estimate
@@ -321,12 +331,17 @@ class QueueService:
             s.recording = None
             return True
         if event.command == "Originate":
-            # The agent's (or consult target's) phone cannot be dialled: like ringing out.
+            # Asterisk would not ring the agent's (or consult target's) phone: not the
+            # agent's miss — the phone is marked unreachable (ivr.runtime.phones) and the
+            # next agent is tried at once.
             if s.consult is not None and not s.consult.get("answered"):
-                self._consult_failed(ctx, missed=True)
+                self._consult_failed(ctx, missed=False)
                 return True
             if s.leg is not None and not s.leg_answered:
-                self._drop_offer(ctx, missed=True)
+                if s.agent is not None:
+                    self._log(ctx, "phone_refused", agent=s.agent["staff"], reason=event.reason)
+                # Hung up all the same: after a lost answer the leg may exist after all.
+                self._drop_offer(ctx, missed=False)
                 self._back_to_waiting(ctx)
                 return True
         if event.command == "Bridge" and s.mode == "connected" and s.leg is not None:
@@ -355,23 +370,37 @@ class QueueService:
         s.mode = "entering"
         s.entered_at = ctx.now.isoformat()
         self._log(ctx, "queue", queue=queue, skill=s.skill, priority=s.priority or None)
-        ctx.emit(
-            cmd.Enqueue(
-                queue=queue,
-                tier=s.tier,
-                arrived_at=datetime.fromisoformat(s.arrived_at),
-                caller_number=ctx.caller_number,
-                language=ctx.language,
-                priority=s.priority,
-                skill=s.skill,
-                injury=s.injury,
-                external=re.fullmatch(self.settings.internal_callers, ctx.caller_number) is None,
-            )
+        ctx.emit(self._enqueue_command(ctx))
+
+    def _enqueue_command(self, ctx: ServiceContext) -> cmd.Enqueue:
+        s = self.s
+        return cmd.Enqueue(
+            queue=s.queue,
+            tier=s.tier,
+            arrived_at=datetime.fromisoformat(s.arrived_at),
+            caller_number=ctx.caller_number,
+            language=ctx.language,
+            priority=s.priority,
+            skill=s.skill,
+            injury=s.injury,
+            external=re.fullmatch(self.settings.internal_callers, ctx.caller_number) is None,
         )
+
+    def _on_rejoined(self, ctx: ServiceContext) -> None:
+        """Our node was buried while it stalled, which took waiting callers out of the
+        queue: this one takes its place again (same arrival), hearing what it heard.
+        Offered and connected calls kept their places and their agents' claims."""
+        s = self.s
+        if s.mode not in WAITING_MODES or s.entry_id is None:
+            return
+        self._log(ctx, "requeued")
+        ctx.emit(self._enqueue_command(ctx))
 
     def _on_enqueued(self, ctx: ServiceContext, event: inp.Enqueued) -> None:
         s = self.s
         if s.mode != "entering":
+            if s.mode in WAITING_MODES and s.entry_id is not None:
+                s.entry_id = event.entry_id  # back in line after a rejoin
             return
         s.entry_id = event.entry_id
         s.position, s.wait_estimate = event.position, event.wait_estimate
@@ -526,7 +555,7 @@ class QueueService:
     def _refuse(self, ctx: ServiceContext, reason: str) -> None:
         """Full queue, nobody on shift, or waited too long: say so, offer the ways on."""
         s = self.s
-        if s.entry_id is not None and reason == "timeout":
+        if s.entry_id is not None and (reason == "timeout" or s.mode in WAITING_MODES):
             ctx.emit(cmd.QueueLeave())
             s.entry_id = None
         s.refused = reason

@@ -25,7 +25,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,9 +49,9 @@ from hotline.settings import AcdSettings
 from ivr.call import commands as cmd
 from ivr.call import inputs as inp
 from ivr.queue.callback import CallbackJob
-from ticketdb import nodes, offers
+from ticketdb import nodes, offers, phones
 from ticketdb import queue as entries
-from ticketdb.models import Agent, Call, CallControl, SeatStateChange
+from ticketdb.models import Agent, Call, CallControl, SeatState, SeatStateChange
 from ticketdb.seats import seat_summaries
 from tickets.callback_plan import CallbackRules
 
@@ -66,8 +66,8 @@ ORPHAN_CLAIM_SECONDS = 10.0
 RECENT_HANDLES = 20
 STAFFED_CACHE_SECONDS = 1.0
 HANDLES_CACHE_SECONDS = 5.0
-# An agent as counted for "is this queue staffed": seat state, skills, team.
-_Counted = tuple[str, Mapping[str, int], str]
+# An agent as counted for "is this queue staffed": agent id, seat state, skills, team.
+_Counted = tuple[int, str, Mapping[str, int], str]
 # Database work of the queue has threads of its own, so a burst of callers entering the
 # queue cannot starve the other blocking work (caller-tier lookups) or the reverse.
 DB_THREADS = 8
@@ -91,13 +91,28 @@ class ManagerStats:
     orphans_released: int = 0
     errors: int = 0
     passes_not_dialling: int = 0  # passes that offered nothing: our Asterisk was away
+    rejoins: int = 0  # times this node found it had been buried while it stalled
+    orphans_kept: int = 0  # orphan claims not released: the agent's leg was still up
+    refused_unstaffed: int = 0  # waiting callers told nobody can take their call now
     pass_seconds: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Orphan:
+    """A claim of this node whose call it no longer runs, as read."""
+
+    agent_id: int
+    state: str
+    claim_channel: str
+    seat: SeatState
 
 
 @dataclass
 class _PassResult:
     deliveries: list[tuple[str, inp.Input]] = field(default_factory=list)
     callbacks: list[tuple[str, CallbackJob]] = field(default_factory=list)
+    orphans: list[_Orphan] = field(default_factory=list)
+    rejoined: bool = False
 
 
 class QueueManager:
@@ -128,6 +143,17 @@ class QueueManager:
         # socket is down it refuses them ("not registered"), and each refusal would count
         # as a missed call against an agent whose phone never rang.
         self.can_dial: Callable[[], bool] = lambda: True
+        # Agents whose phone our Asterisk cannot ring now (ivr.runtime.phones).
+        self.unreachable: Callable[[], frozenset[int]] = frozenset
+        # The calls whose legs are up on our Asterisk now (``<call>`` of ``<call>~…``),
+        # asked before a claim is released; None when Asterisk cannot be asked.
+        self.legs_up: Callable[[], Awaitable[set[str] | None]] | None = None
+        # The calls this node runs now, and how to tell them the node rejoined.
+        self.live_calls: Callable[[], list[str]] = list
+        # This node's generation (ticketdb.nodes.join), set by its first pass.
+        self.generation: int | None = None
+        self._kept_orphans: set[tuple[int, str]] = set()
+        self._refused_waiting: set[str] = set()
         # The lead's alerts and handover notes (hotline.lead_watch): ticked by one node
         # only, the live node with the smallest name, so alerts are raised once.
         self.lead_watch: LeadWatchLike | None = None
@@ -206,6 +232,7 @@ class QueueManager:
                 entries.leave(s, node=node, channel_id=channel_id)
                 self.excluded.pop(f"{node}/{channel_id}", None)
                 self._statuses.pop(channel_id, None)
+                self._refused_waiting.discard(channel_id)
             elif isinstance(command, cmd.BookCallback):
                 callback_id = entries.book_callback(
                     s,
@@ -252,7 +279,12 @@ class QueueManager:
                 )
             elif isinstance(command, cmd.ClaimAgent):
                 rung = offers.ring_by_staff_number(
-                    s, staff_number=command.staff_number, node=node, channel_id=channel_id, now=now
+                    s,
+                    staff_number=command.staff_number,
+                    node=node,
+                    channel_id=channel_id,
+                    now=now,
+                    generation=self.generation,
                 )
                 if isinstance(rung, str):
                     return inp.OfferFailed(now, rung)
@@ -346,8 +378,12 @@ class QueueManager:
         skills, states = set(skills), set(states)
         working: dict[str, bool] = {}
         count = 0
-        for state, agent_skills, team in self._counted_agents(s):
+        # A phone our Asterisk cannot ring takes no call: that agent is not staff here.
+        unreachable = self.unreachable()
+        for agent_id, state, agent_skills, team in self._counted_agents(s):
             if state not in states or not all(agent_skills.get(k, 0) >= 1 for k in skills):
+                continue
+            if agent_id in unreachable:
                 continue
             if team not in working:
                 working[team] = self._on_shift(team, now)
@@ -379,7 +415,7 @@ class QueueManager:
             if cached is not None and time.monotonic() - cached[0] < STAFFED_CACHE_SECONDS:
                 return cached[1]
             agents: list[_Counted] = [
-                (seat.state, seat.skills, seat.team) for seat in seat_summaries(s)
+                (seat.agent_id, seat.state, seat.skills, seat.team) for seat in seat_summaries(s)
             ]
             self._counted_cache = (time.monotonic(), agents)
             return agents
@@ -427,6 +463,8 @@ class QueueManager:
                 # The caller left while the agent was being claimed: give the agent back.
                 for key, agent_id in undelivered:
                     await self._in_thread(self._release, key, agent_id)
+            if result.orphans:
+                await self._release_orphans(result.orphans)
             self._wake.clear()
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
             # cancel that arrives as the wait ends, and a cancelled manager then runs on
@@ -471,13 +509,13 @@ class QueueManager:
             mono = time.monotonic()
             if mono - self._last_heartbeat >= self.settings.heartbeat_interval:
                 self._last_heartbeat = mono
-                nodes.heartbeat(s, self.node, now)
+                if not self._beat(s, out, now):
+                    # Fenced: it offers nothing this pass; what it believed is rechecked.
+                    return out
                 for dead in nodes.dead_nodes(s, now, self.settings.node_dead_after):
                     if dead != self.node:
-                        released = nodes.bury(s, dead, now)
-                        self.stats.nodes_buried += 1
-                        log.warning("node %s is gone: released %d agent claim(s)", dead, released)
-                self._release_orphans(s, now)
+                        self._bury(s, dead, now)
+                out.orphans = self._orphans(s, now)
                 self.is_leader = min(self._live(s, now)) == self.node
             offers.expire_wrap_ups(s, now)
             self._controls(s, out, now)
@@ -490,17 +528,108 @@ class QueueManager:
                 log.exception("lead watch tick failed; the next pass tries again")
         return out
 
-    def _release_orphans(self, s: Session, now: datetime) -> None:
+    def _beat(self, s: Session, out: _PassResult, now: datetime) -> bool:
+        """The heartbeat, as this node's generation; False when it finds it was buried
+        (it stalled longer than ``node_dead_after``): it then rejoins as a new generation,
+        its calls' claims become the new generation's and its calls take their places in
+        the queue again (the burial took the waiting ones out)."""
+        if self.generation is None:
+            self.generation = nodes.join(s, self.node, now)
+            return True
+        if nodes.heartbeat(s, self.node, self.generation, now):
+            return True
+        old = self.generation
+        self.stats.rejoins += 1
+        self.generation = nodes.join(s, self.node, now)
+        calls = self.live_calls()
+        offers.restamp(s, self.node, calls, self.generation)
+        log.error(
+            "this node was taken for dead (no heartbeat for over %.0f s) and buried by "
+            "another: rejoined as generation %d (was %d); %d call(s) re-enter the queue",
+            self.settings.node_dead_after,
+            self.generation,
+            old,
+            len(calls),
+        )
+        self._statuses.clear()
+        self._refused_waiting.clear()
+        out.rejoined = True
+        for key in calls:
+            out.deliveries.append((key, inp.NodeRejoined(now)))
+        return False
+
+    def _bury(self, s: Session, dead: str, now: datetime) -> None:
+        held = nodes.held_by(s, dead)
+        released = nodes.bury(s, dead, now)
+        self.stats.nodes_buried += 1
+        log.warning(
+            "node %s is gone: released %d agent claim(s) without a call; %d seat(s) with a "
+            "call on its Asterisk stay held until it comes back or a lead frees them",
+            dead,
+            released,
+            len(held),
+        )
+        if held:
+            from ticketdb import wallboard
+
+            wallboard.raise_alert(
+                s,
+                kind="node_down",
+                severity="critical",
+                message=f"controller {dead} stopped: {len(held)} agent(s) held by its calls "
+                "until it comes back or a lead ends their call",
+                agent_id=None,
+                node=self.node,
+                now=now,
+            )
+
+    def _orphans(self, s: Session, now: datetime) -> list[_Orphan]:
+        """Claims of this node whose call it does not run: released once Asterisk says the
+        call has no leg up (``_release_orphans``). A seat in wrap-up is no orphan: its
+        call is over, and the wrap-up ends by itself."""
         if time.monotonic() - self._started < ORPHAN_CLAIM_SECONDS:
-            return  # just (re)started: calls are still being adopted
+            return []  # just (re)started: calls are still being adopted
         limit = now - timedelta(seconds=ORPHAN_CLAIM_SECONDS)
+        out = []
         for seat in offers.claims_of(s, self.node):
             channel = seat.claim_channel or ""
-            if self.is_live(channel) or (seat.claimed_at is not None and seat.claimed_at > limit):
+            if seat.state == "wrap_up" or self.is_live(channel):
                 continue
+            if seat.claimed_at is not None and seat.claimed_at > limit:
+                continue
+            out.append(_Orphan(seat.agent_id, seat.state, channel, seat))
+        return out
+
+    async def _release_orphans(self, orphans: list[_Orphan]) -> None:
+        """Release claims whose call is gone — after asking Asterisk: an agent whose leg
+        is still up (its call ended here while the phone still talks, or a call this node
+        adopts late) keeps the claim, so no node rings a phone in a call."""
+        up: set[str] | None = set()
+        if self.legs_up is not None:
+            up = await self.legs_up()
+        if up is None:
+            return  # Asterisk cannot be asked now: the next pass tries again
+        for orphan in orphans:
+            key = (orphan.agent_id, orphan.claim_channel)
+            if orphan.claim_channel in up:
+                self.stats.orphans_kept += 1
+                if key not in self._kept_orphans:
+                    self._kept_orphans.add(key)
+                    log.warning(
+                        "agent %s: call %s is gone here but its leg is still up on Asterisk; "
+                        "the claim is kept",
+                        orphan.agent_id,
+                        orphan.claim_channel,
+                    )
+                continue
+            self._kept_orphans.discard(key)
             self.stats.orphans_released += 1
-            log.info("releasing agent %s: call %s is gone", seat.agent_id, channel)
-            offers.release_orphan(s, seat, self.node, now)
+            log.info("releasing agent %s: call %s is gone", orphan.agent_id, orphan.claim_channel)
+            await self._in_thread(self._release_orphan, orphan)
+
+    def _release_orphan(self, orphan: _Orphan) -> None:
+        with self.sessions() as s:
+            offers.release_orphan(s, orphan.seat, self.node, self.clock())
 
     def _controls(self, s: Session, out: _PassResult, now: datetime) -> None:
         pending = s.scalars(
@@ -542,11 +671,18 @@ class QueueManager:
     def _candidates(self, s: Session, now: datetime) -> list[Candidate]:
         working: dict[str, bool] = {}
         rows = []
+        unreachable = self.unreachable()
         for seat in seat_summaries(s, free_only=True):
+            if seat.agent_id in unreachable:
+                continue  # our Asterisk cannot ring that phone (not registered, refused)
             if seat.team not in working:
                 working[seat.team] = self._on_shift(seat.team, now)
             if working[seat.team]:
                 rows.append(seat)
+        if rows:
+            # A phone carrying a call the queue did not give it (app_queue's ringinuse=no).
+            busy = phones.busy(s, [r.agent_id for r in rows])
+            rows = [r for r in rows if r.agent_id not in busy]
         if not rows:
             return []
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -643,6 +779,7 @@ class QueueManager:
                 channel_id=entry.channel_id,
                 now=self.clock(),
                 entry_id=entry.id,
+                generation=self.generation,
             )
             if rung is None:
                 self.stats.lost_claims += 1
@@ -678,7 +815,14 @@ class QueueManager:
                 return None  # checked again at the moment of dialling
             quiet_from = self.rules.quiet_from(self.clock())
         key = f"cb{entry.id}-{request.attempts + 1}-{int(now.timestamp())}"
-        rung = offers.ring(s, agent_id=agent_id, node=self.node, channel_id=key, now=self.clock())
+        rung = offers.ring(
+            s,
+            agent_id=agent_id,
+            node=self.node,
+            channel_id=key,
+            now=self.clock(),
+            generation=self.generation,
+        )
         if rung is None:
             if not entries.is_pinned(entry):  # a pinned dial just waits for its agent
                 self.stats.lost_claims += 1
@@ -778,6 +922,16 @@ class QueueManager:
                 if call.call_id not in mine or entry.channel_id in offered:
                     continue
                 if entry.status != "waiting":
+                    continue
+                if not self._staffed(s, cfg, entry.skill, now):
+                    # Nobody logged in on shift with a phone we can ring: the caller hears
+                    # the queue's "nobody available" path now, not music until max_wait.
+                    if entry.channel_id not in self._refused_waiting:
+                        self._refused_waiting.add(entry.channel_id)
+                        self.stats.refused_unstaffed += 1
+                        out.deliveries.append(
+                            (entry.channel_id, inp.QueueRefused(now, "no_agents"))
+                        )
                     continue
                 if handles is None:
                     handles = self._recent_handles(s, cfg)

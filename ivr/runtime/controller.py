@@ -123,10 +123,16 @@ class Controller:
         self.stats = ControllerStats()
         self._reconcile_lock = asyncio.Lock()
         self.on_call_finished: Callable[[CallSession], None] | None = None
+        # Phones registering or going away (``ivr.runtime.phones``); no call's business.
+        self.on_endpoint: Callable[[ev.EndpointStateChange], None] | None = None
 
     # -- event routing (called by the event reader; must never block) ----------------
 
     def on_event(self, event: ev.Event) -> None:
+        if isinstance(event, ev.EndpointStateChange):
+            if self.on_endpoint is not None:
+                self.on_endpoint(event)
+            return
         # A bridge recording names the bridge, and a call's bridge is ``<call>~b``.
         key = event.channel_id or translate.bridge_of(event)
         if key is None:
@@ -223,6 +229,10 @@ class Controller:
     def is_live(self, key: str) -> bool:
         session = self.sessions.get(key)
         return session is not None and not session.finished
+
+    def is_own_leg(self, channel_id: str) -> bool:
+        """A leg (``<call>~…``) of a call this controller runs now."""
+        return "~" in channel_id and self.is_live(call_key(channel_id))
 
     def deliver(self, key: str, item: inp.Input) -> bool:
         """Hand an input from outside Asterisk (the queue manager) to a call, in order."""

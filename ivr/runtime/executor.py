@@ -41,6 +41,12 @@ class QueueBackend(Protocol):
     async def execute(self, channel_id: str, command: cmd.QueueCommand) -> inp.Input | None: ...
 
 
+class PhoneRefusals(Protocol):
+    """Hears of phones Asterisk refused to ring (``ivr.runtime.phones.PhoneMonitor``)."""
+
+    def refused(self, endpoint: str, reason: str) -> None: ...
+
+
 class RecordingBackend(Protocol):
     """Keeps call recordings: rows for started/failed ones, files for finished ones."""
 
@@ -66,7 +72,9 @@ class CommandExecutor:
         app: str = "hotline",
         queues: QueueBackend | None = None,
         recordings: RecordingBackend | None = None,
+        phones: PhoneRefusals | None = None,
     ) -> None:
+        self.phones = phones
         self.recordings = recordings
         self.app = app
         self.queues = queues
@@ -164,15 +172,7 @@ class CommandExecutor:
             elif isinstance(command, cmd.StopMoh):
                 await self._ari(self.client.channels.stop_moh, channel_id)
             elif isinstance(command, cmd.Originate):
-                await self._ari(
-                    self.client.channels.originate,
-                    command.endpoint,
-                    app=self.app,
-                    app_args=f"leg,{channel_id}",
-                    caller_id=command.caller_id or None,
-                    timeout=command.timeout,
-                    channel_id=command.leg_id,
-                )
+                await self._originate(channel_id, command)
             elif isinstance(command, cmd.Bridge):
                 await self._bridge(command)
             elif isinstance(command, cmd.CreateBridge):
@@ -269,6 +269,37 @@ class CommandExecutor:
             with contextlib.suppress(ari_errors.AriConflict):
                 await self._ari(self.client.bridges.create, "mixing", bridge_id=command.bridge_id)
             await self._ari(self.client.bridges.add_channel, command.bridge_id, channels)
+
+    async def _originate(self, channel_id: str, command: cmd.Originate) -> None:
+        """Ring a leg. Unlike other requests, a 500 is not retried: it is Asterisk refusing
+        that endpoint ("Is endpoint registered and reachable?"), and the phone is reported
+        unreachable. A 409 on a retry means the first attempt did create the leg (only its
+        answer was lost): that is success, not a leg gone — or the seat would be freed while
+        the phone rings."""
+        for attempt in range(len(self.retry_delays) + 1):
+            self.ari_requests += 1
+            try:
+                await self.client.channels.originate(
+                    command.endpoint,
+                    app=self.app,
+                    app_args=f"leg,{channel_id}",
+                    caller_id=command.caller_id or None,
+                    timeout=command.timeout,
+                    channel_id=command.leg_id,
+                )
+                return
+            except ari_errors.AriConflict:
+                if attempt > 0:
+                    return
+                raise
+            except (ari_errors.AriUnavailable, ari_errors.AriConnectionError):
+                if attempt == len(self.retry_delays):
+                    raise
+                await asyncio.sleep(self.retry_delays[attempt])
+            except ari_errors.AriServerError as exc:
+                if self.phones is not None:
+                    self.phones.refused(command.endpoint, exc.detail)
+                raise
 
     async def _ari(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         for attempt in range(len(self.retry_delays) + 1):

@@ -69,6 +69,14 @@ class QueueNode:
         with self.session() as s:
             return list(s.scalars(select(QueueEntry).order_by(QueueEntry.id)))
 
+    def queued(self, channel_id: str) -> bool:
+        """The call waits in the global queue (as this node's)."""
+        name = self.node.settings.node.name
+        return any(
+            e.node == name and e.channel_id == channel_id and e.status == "waiting"
+            for e in self.entries()
+        )
+
     def seat_state(self, staff: str) -> str:
         with self.session() as s:
             agent = seats.agent_by_staff_number(s, staff)

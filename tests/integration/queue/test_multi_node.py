@@ -2,8 +2,10 @@
 
 The issue's acceptance run: two controllers, two simulators, one database, 1,000 calls
 and 10 agents — no agent ever has two calls, and every call is accounted for. The same
-while both nodes' events sockets are cut again and again. Then a node that dies: the
-surviving node releases what the dead one had claimed.
+while both nodes' events sockets are cut again and again (the 1,000-call run with every
+core kept busy by other processes). Then a node that stops beating: the survivor buries
+it but keeps the agents its calls hold, and the node rejoins when it comes back
+(``test_fencing.py`` freezes a whole controller process).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ivr.simulator import AriSimulator
 from ivr.simulator.callers import ScriptedCall
 from tests.integration.conftest import PASSWORD, wait_for
 from tests.integration.queue.conftest import QueueNode, QueueNodeFactory, catalog
-from ticketdb.models import Call, QueueEntry, SeatStateChange
+from ticketdb.models import Call, LeadAlert, QueueEntry, SeatStateChange
 
 QUEUES = catalog(
     sales={"ring_timeout": 5, "wrap_up_seconds": 0, "max_length": 5000, "announce_interval": 0}
@@ -163,8 +165,11 @@ async def assert_every_call_accounted_for_and_no_agent_double_booked(
 
 @pytest.mark.timeout(600)
 async def test_two_controllers_1000_calls_10_agents_no_double_assignment(
-    sim: AriSimulator, sim_b: AriSimulator, queue_node: QueueNodeFactory
+    sim: AriSimulator, sim_b: AriSimulator, queue_node: QueueNodeFactory, cpu_hog: int
 ) -> None:
+    # With every core kept busy by other processes, as on a loaded CI machine: the run
+    # that showed the double booking (an unguarded wrap-up end, fixed) on a busy machine.
+    assert cpu_hog >= 1
     a, b = await two_nodes(sim_b, queue_node)
     calls = await place_calls(sim, sim_b, CALLS, IN_FLIGHT)
     await assert_every_call_accounted_for_and_no_agent_double_booked(a, b, calls)
@@ -197,31 +202,51 @@ async def test_events_sockets_dropping_under_load_lose_no_call_and_double_book_n
     await assert_every_call_accounted_for_and_no_agent_double_booked(a, b, calls)
 
 
-async def test_a_dead_node_releases_its_claims(
+async def test_a_node_taken_for_dead_keeps_its_agent_and_rejoins_when_it_comes_back(
     sim: AriSimulator, sim_b: AriSimulator, queue_node: QueueNodeFactory
 ) -> None:
+    """Fencing: node A stops beating (its queue manager stalls) while its agent talks.
+    Node B buries it but must not take the agent: A's Asterisk still carries the call.
+    When A comes back it finds it was buried, rejoins as a new generation and goes on;
+    the agent reaches B's caller only once A's call is over."""
     a = await queue_node(QUEUES, name="node-a", node_dead_after=1.5)
     b = await queue_node(QUEUES, simulator=sim_b, name="node-b", node_dead_after=1.5)
     sim_b.set_phone("PJSIP/8001", answer_after=0.1)
     a.add_agent("8001", answer_after=0.1)  # answers on node A's Asterisk and stays
     caller = await sim.place_call("6000", "+8613800000081")
     await wait_for(lambda: a.seat_state("8001") == "on_call", what="agent on node A's call")
-    # Node A dies: no more heartbeats, no clean shutdown (its calls go with it).
-    assert a.node.acd is not None and a.node._acd_task is not None
+    acd_a, acd_b = a.node.acd, b.node.acd
+    assert acd_a is not None and acd_b is not None and a.node._acd_task is not None
+    first_generation = acd_a.generation
+    # Node A's queue manager stalls: no more heartbeats (its calls go on).
     a.node._acd_task.cancel()
     await wait_for(lambda: a.node._acd_task is not None and a.node._acd_task.done())
-    # Node B notices within the limit and frees the agent for its own callers.
-    await wait_for(lambda: a.seat_state("8001") == "available", timeout=10, what="released")
-    last = a.history("8001")[-1]
-    assert last.by == "system" and "node-a is gone" in (last.note or "")
-    acd_b = b.node.acd
-    assert acd_b is not None
-    # The count follows the burial's commits in B's worker thread: wait for it too.
-    await wait_for(lambda: acd_b.stats.nodes_buried == 1, what="node B buried node A")
-    with a.session() as s:
-        assert s.scalars(select(QueueEntry).where(QueueEntry.node == "node-a")).all() == []
+    await wait_for(lambda: acd_b.stats.nodes_buried == 1, timeout=30, what="B buried A")
+    # A caller on B waits: the agent on A's call is held, not rung.
     second = await sim_b.place_call("6000", "+8613800000082")
-    await wait_for(lambda: b.seat_state("8001") == "on_call", what="agent on node B's call")
-    sim_b.engine.caller_hangup(second.channel)
+    await wait_for(lambda: b.queued(second.channel_id), timeout=30, what="B's caller queued")
+    for _ in range(10):
+        await asyncio.sleep(0.2)
+        assert a.seat_state("8001") == "on_call"
+        assert not any(ch.endpoint == "PJSIP/8001" for ch in sim_b.engine.channels_seen)
+    with a.session() as s:
+        alerts = [
+            r.message for r in s.scalars(select(LeadAlert).where(LeadAlert.kind == "node_down"))
+        ]
+    assert alerts and "node-a" in alerts[0]
+    # A comes back: fenced by its refused heartbeat, it rejoins as a new generation.
+    a.node._acd_task = asyncio.create_task(acd_a.run())
+    await wait_for(lambda: acd_a.stats.rejoins == 1, timeout=30, what="A rejoined")
+    assert acd_a.generation is not None and first_generation is not None
+    assert acd_a.generation > first_generation
+    assert a.seat_state("8001") == "on_call"
+    # A's call ends; then, and only then, the agent takes B's caller.
     sim.engine.caller_hangup(caller.channel)
+    await wait_for(lambda: b.seat_state("8001") == "on_call", timeout=30, what="agent on B's call")
+    sim_b.engine.caller_hangup(second.channel)
     await wait_for(lambda: b.complete(second.channel_id), what="B's record")
+    await wait_for(lambda: a.complete(caller.channel_id), what="A's record")
+    for endpoint, intervals in agent_legs(a.sim, b.sim).items():
+        intervals.sort()
+        for (_, end), (start, _) in itertools.pairwise(intervals):
+            assert start >= end, f"{endpoint} had two calls at once"

@@ -19,6 +19,7 @@ from ticketdb.engine import make_engine
 from ticketdb.migrate import MIGRATIONS_DIR, current, make_config, upgrade
 from ticketdb.models import (
     Agent,
+    AgentPhone,
     AgentSkill,
     AuditEntry,
     Call,
@@ -43,7 +44,7 @@ from ticketdb.models import (
 )
 
 REPO = Path(__file__).resolve().parents[3]
-HEAD = "0006"
+HEAD = "0007"
 
 
 def test_upgrade_creates_schema_and_is_idempotent(
@@ -87,6 +88,7 @@ def test_upgrade_creates_schema_and_is_idempotent(
         "retention_runs",
         "job_runs",
         "scheduler_leases",
+        "agent_phones",
         "alembic_version",
     } <= tables
     assert versions == [(HEAD,)]
@@ -108,6 +110,7 @@ def test_migration_matches_the_models(blank_db_url: str) -> None:
             CallbackRequest,
             Agent,
             AgentSkill,
+            AgentPhone,
             SeatState,
             SeatStateChange,
             QueueEntry,

@@ -517,7 +517,9 @@ def _busy_seat(s: Session, staff: str, node: str, state: str) -> int:
     return a
 
 
-def test_release_claims_of_a_dead_node(sessions: sessionmaker[Session]) -> None:
+def test_release_claims_of_a_dead_node_keeps_the_seats_with_a_call(
+    sessions: sessionmaker[Session],
+) -> None:
     later = T0 + timedelta(minutes=5)
     with sessions() as s:
         mine = {
@@ -526,10 +528,13 @@ def test_release_claims_of_a_dead_node(sessions: sessionmaker[Session]) -> None:
         }
         theirs = _busy_seat(s, "8099", "n2", "on_call")
         idle = agent(s, "8098")
-        assert release_claims_of_node(s, "n1", later) == 4
+        # A claim never rung and a wrap-up carry no call: released. A ringing phone and a
+        # conversation may go on on the dead node's Asterisk: kept.
+        assert release_claims_of_node(s, "n1", later) == 2
         assert release_claims_of_node(s, "n1", later) == 0
     with sessions() as s:
-        for state, a in mine.items():
+        for state in ("available", "wrap_up"):
+            a = mine[state]
             seat = get_seat(s, a)
             assert (seat.state, seat.claimed_by_node, seat.claim_channel) == (
                 "available",
@@ -549,6 +554,12 @@ def test_release_claims_of_a_dead_node(sessions: sessionmaker[Session]) -> None:
                 )
                 assert "node n1 is gone" in (last.note or "")
             assert claim_available(s, agent_id=a, node="n2", channel_id="x", now=later)
+        for state in ("ringing", "on_call"):
+            seat = get_seat(s, mine[state])
+            assert (seat.state, seat.claimed_by_node) == (state, "n1")
+            assert not claim_available(
+                s, agent_id=mine[state], node="n2", channel_id="x", now=later
+            )
         other = get_seat(s, theirs)
         assert (other.state, other.claimed_by_node) == ("on_call", "n2")
         assert get_seat(s, idle).state == "offline"

@@ -813,3 +813,30 @@ def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
         load_shifts(tmp_path / "absent.yaml")
     with pytest.raises(ShiftsInvalid, match=r":1: \(top level\): must be a mapping"):
         load_shifts(write(tmp_path, "list.yaml", "- a\n"))
+
+
+# --- phones ---------------------------------------------------------------------------------
+
+
+def test_a_seat_whose_phone_is_offline_is_not_on_duty_nor_routable(fund: ShiftConfig) -> None:
+    """Logged in and on shift, but no controller can ring the phone: the staffing counts
+    and the routing leave that seat out, and the lead is told."""
+    r = roster(fund, {3: {"phone_offline": True}, 4: {"state": "offline"}})
+    assert staffing(r, at(10)).on_duty == 3  # seats 2, 5, 6
+    assert [a.id for a in routable(r, at(10))] == [1, 2, 5, 6]
+    assert alerts(r, at(10)) == [
+        Alert(
+            "understaffed",
+            "critical",
+            "3 normal seats on duty while the market is open (minimum 4)",
+        ),
+        Alert(
+            "phone_offline",
+            "warning",
+            "Wang Fang is logged in on shift but their phone is offline",
+            3,
+        ),
+    ]
+    # Logged out, their phone is nobody's concern.
+    r = roster(fund, {3: {"phone_offline": True, "state": "offline"}})
+    assert [a.kind for a in alerts(r, at(10))] == []

@@ -690,13 +690,15 @@ def test_consult_a_number_then_cancel() -> None:
 # --- failures ----------------------------------------------------------------------------------
 
 
-def test_an_agent_phone_that_cannot_be_dialled_is_a_miss_and_the_next_agent_is_tried() -> None:
+def test_an_agent_phone_asterisk_refuses_is_no_miss_and_the_next_agent_is_tried() -> None:
+    # The phone is not the agent's fault (not registered): the phone monitor keeps it
+    # from being offered; counting misses would send a willing agent away.
     call = QueueCall()
     call.ringing()
     out = call.send(inp.CommandFailed(call.now(), "Originate", "500 no such endpoint", gone=False))
     assert effects(out) == [
         cmd.HangupLeg(LEG1),
-        cmd.SeatNoAnswer(5, missed=True, misses_before_away=OPERATOR.misses_before_away),
+        cmd.SeatNoAnswer(5, missed=False, misses_before_away=OPERATOR.misses_before_away),
         cmd.QueueMark("waiting"),
     ]
     assert of(out, cmd.Play) == []  # no apology: the caller simply waits on
@@ -826,3 +828,32 @@ def test_callback_offer_due_during_an_announcement_is_still_made() -> None:
         if isinstance(c, cmd.Play) and "sound:custom/queue_callback_offer" in c.media
     ]
     assert offers
+
+
+def test_told_nobody_can_take_the_call_while_waiting_the_caller_leaves_the_line() -> None:
+    # The queue engine's pass found nobody on shift with a phone it can ring.
+    call = QueueCall()
+    call.waiting()
+    out = call.send(inp.QueueRefused(call.now(), "no_agents"))
+    assert cmd.QueueLeave() in effects(out)
+    played = [m for p in of(out, cmd.Play) for m in p.media]
+    assert sound("queue_no_agents")[0] in played
+
+
+def test_a_refusal_that_comes_while_an_agent_rings_is_ignored() -> None:
+    call = QueueCall()
+    call.ringing()
+    out = call.send(inp.QueueRefused(call.now(), "no_agents"))
+    assert effects(out) == []
+
+
+def test_after_the_node_rejoined_a_waiting_caller_takes_its_place_again() -> None:
+    call = QueueCall()
+    call.waiting()
+    out = call.send(inp.NodeRejoined(call.now()))
+    (enqueue,) = of(out, cmd.Enqueue)
+    assert enqueue.arrived_at == at(1)  # the same arrival (the answer): the place is kept
+    # An agent ringing or talking keeps the call's entry and claim: nothing to do.
+    ringing = QueueCall()
+    ringing.ringing()
+    assert effects(ringing.send(inp.NodeRejoined(ringing.now()))) == []

@@ -103,8 +103,11 @@ async def start_node(
         await node.stop()
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    """Poll a condition until it holds; fail with ``what`` when the deadline passes."""
+async def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
+    """Poll a condition until it holds; fail with ``what`` when the deadline passes.
+
+    The default deadline is generous on purpose: a condition that holds returns at once,
+    and a busy machine (CI's may be) must not turn a slow pass into a failure."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():

@@ -152,12 +152,12 @@ async def test_stream_delivers_events_in_order_and_reconnects(sim: AriSimulator)
         assert digits == list("1234#")
         dropped_at = asyncio.get_running_loop().time()
         assert sim.drop_websockets() == 1
-        await wait_for(lambda: len(connects) == 2, timeout=2.0, what="reconnect within 2 s")
+        await wait_for(lambda: len(connects) == 2, timeout=30, what="reconnect")
         assert connects[1] - dropped_at < 2.0
         assert stream.disconnects == 1
         # A ping failure counts as a disconnect too (a half-open socket never closes).
         sim.fail_next(1)
-        await wait_for(lambda: len(connects) == 3, timeout=3.0, what="reconnect after ping failure")
+        await wait_for(lambda: len(connects) == 3, timeout=30, what="reconnect after ping failure")
         assert "ping failed" in stream.last_disconnect_reason
         sim.engine.caller_hangup(call.channel)
     finally:

@@ -43,13 +43,13 @@ async def test_understaffing_alert_within_5_seconds_and_cleared(
             return [a.kind for a in wallboard.open_alerts(s)]
 
     # Two on duty: the minimum, so no alert (one was raised before they logged in).
-    await wait_for(lambda: open_kinds() == [], timeout=5, what="no alert with two on duty")
+    await wait_for(lambda: open_kinds() == [], timeout=30, what="no alert with two on duty")
     with qn.session() as s:
         agent = seats.agent_by_staff_number(s, "8002")
         assert agent is not None
         seats.set_state(s, agent_id=agent.id, to_state="offline", by="8002", now=utcnow())
     changed = time.monotonic()
-    await wait_for(lambda: "understaffed" in open_kinds(), timeout=5, what="understaffed alert")
+    await wait_for(lambda: "understaffed" in open_kinds(), timeout=30, what="understaffed alert")
     assert time.monotonic() - changed < 5
     qn.login("8002")
-    await wait_for(lambda: open_kinds() == [], timeout=5, what="alert cleared")
+    await wait_for(lambda: open_kinds() == [], timeout=30, what="alert cleared")

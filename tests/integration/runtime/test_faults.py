@@ -27,7 +27,7 @@ async def test_socket_dropped_mid_call_reconnects_and_the_call_completes(
     loop_time = asyncio.get_running_loop().time
     dropped_at = loop_time()
     assert sim.drop_websockets() == 1
-    await wait_for(lambda: stream.connects == 2, timeout=2.0, what="reconnect within 2 s")
+    await wait_for(lambda: stream.connects == 2, timeout=30, what="reconnect")
     assert loop_time() - dropped_at < 2.0
     await call.ended(20)
     # The greeting played to its end (or the caller was told goodbye), then the system hung up.
@@ -50,9 +50,11 @@ async def test_caller_hangs_up_while_the_socket_is_down(
     # Cut the socket and hang up in the same instant: the hang-up events are lost.
     sim.drop_websockets()
     sim.engine.caller_hangup(call.channel)
-    await wait_for(lambda: stream.connects == 2, timeout=2.0, what="reconnect")
+    await wait_for(lambda: stream.connects == 2, timeout=30, what="reconnect")
     await wait_for(
-        lambda: records(node)[0].is_complete, timeout=5.0, what="record completed by reconcile"
+        lambda: bool(records(node)) and records(node)[0].is_complete,
+        timeout=30,
+        what="record completed by reconcile",
     )
     (rec,) = records(node)
     assert rec.end_reason == "ended_unobserved"
@@ -73,7 +75,7 @@ async def test_503_storm_calls_end_gracefully_and_the_controller_stays_up(
     assert sim.fail_remaining == 0
     # The controller is still up and serves the next call normally.
     stream = stream_of(node)
-    await wait_for(lambda: stream.connected, timeout=5.0, what="stream connected after storm")
+    await wait_for(lambda: stream.connected, timeout=30, what="stream connected after storm")
     second = await sim.place_call("6000", "+8613800000004", script="wait for prompt")
     await second.ended(20)
     assert [h.media for h in second.heard] == ["sound:custom/greeting"]
@@ -116,9 +118,11 @@ async def test_reconcile_is_retried_when_asterisk_will_not_list_channels(
     sim.fail_next(2, match="GET /ari/channels")
     sim.drop_websockets()
     sim.engine.caller_hangup(call.channel)
-    await wait_for(lambda: stream.connects == 2, timeout=2.0, what="reconnect")
+    await wait_for(lambda: stream.connects == 2, timeout=30, what="reconnect")
     await wait_for(
-        lambda: records(node)[0].is_complete, timeout=5.0, what="record completed by a retry"
+        lambda: bool(records(node)) and records(node)[0].is_complete,
+        timeout=30,
+        what="record completed by a retry",
     )
     assert sim.fail_remaining == 0
     assert records(node)[0].end_reason == "ended_unobserved"
@@ -137,7 +141,7 @@ async def test_a_call_whose_stasis_start_was_lost_in_a_gap_is_served_from_the_st
     await wait_for(lambda: call.channel.app_name == "Stasis", what="call in Stasis")
     assert sim.drop_websockets() == 1
     sim.delay_events(0)
-    await wait_for(lambda: stream.connects == 2, timeout=5.0, what="reconnect")
+    await wait_for(lambda: stream.connects == 2, timeout=30, what="reconnect")
     await call.ended(20)
     # Served like any call: answered, the greeting heard to its end, no apology.
     assert call.heard[0].media == "sound:custom/greeting"

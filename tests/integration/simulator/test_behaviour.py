@@ -345,7 +345,7 @@ async def test_an_agent_phone_that_never_answers_times_out(sim: AriSimulator, wi
     await wire.connect_events()
     ex = await _originate_agent(wire, "PJSIP/8003", timeout=1)
     aid = ex.body["id"]
-    destroyed = await wire.event("ChannelDestroyed", aid, timeout=3.0)
+    destroyed = await wire.event("ChannelDestroyed", aid, timeout=15.0)
     noanswer = await wire.event("Dial", aid, lambda ev: ev["dialstatus"] == "NOANSWER")
     assert pos(wire, noanswer) < pos(wire, destroyed)
     assert destroyed["cause"] == 19 and destroyed["cause_txt"] == "User alerting, no answer"
@@ -462,7 +462,7 @@ async def test_event_delay_delays_events_and_keeps_their_order(
     sent = await wire.control("POST", f"/calls/{cid}/dtmf", {"digits": "1234"})
     assert sent.status == 204
     answer = await wire.ari("POST", f"/channels/{cid}/answer", expect=204)
-    await wire.event("ChannelStateChange", cid, timeout=3.0)
+    await wire.event("ChannelStateChange", cid, timeout=15.0)
     digits = wire.of("ChannelDtmfReceived", cid)
     assert [ev["digit"] for ev in digits] == list("1234")
     for ev in digits:
@@ -495,7 +495,7 @@ async def test_a_scripted_caller_over_http(sim: AriSimulator, wire: Wire) -> Non
     assert [ev["digit"] for ev in wire.of("ChannelDtmfReceived", cid)] == ["2", "1"]
     assert placed.sent_at + 0.5 <= two.at <= placed.at + 0.5 + TOLERANCE
     assert 0.3 <= one.at - two.at <= 0.45 + TOLERANCE  # the wait, plus 150 ms after a digit
-    hangup = await wire.event("ChannelHangupRequest", cid, timeout=5.0)
+    hangup = await wire.event("ChannelHangupRequest", cid, timeout=15.0)
     assert hangup["cause"] == 16
     assert placed.sent_at + 3.0 <= hangup.at <= placed.at + 3.0 + TOLERANCE
     info = await wire.control("GET", f"/calls/{cid}")

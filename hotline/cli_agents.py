@@ -216,27 +216,32 @@ class AgentsCommands:
 
     def list_(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
+        from ticketdb.phones import PhoneStatus, statuses
         from ticketdb.seats import list_seats
 
         with self._db_session(settings) as s:
             rows = list_seats(s)
+            phones = statuses(s)  # agents nobody reported on: nothing known against them
         if not rows:
             print("no agents yet (hotline agents add … or hotline agents import FILE)")
             return 0
         now = datetime.now(UTC)
         print(
             f"{'staff':8} {'name':18} {'role':6} {'team':10} {'state':22} {'for':>7} "
-            f"{'endpoint':12} skills"
+            f"{'phone':7} {'endpoint':12} skills"
         )
         for row in rows:
             agent, seat = row.agent, row.seat
             state = f"{seat.state} ({seat.reason})" if seat.reason else seat.state
             if not agent.active:
                 state += " [inactive]"
+            found = phones.get(agent.id)
+            phone = found.status.value if found is not None else PhoneStatus.READY.value
             skills = " ".join(f"{k}:{v}" for k, v in row.skills.items()) or "-"
             print(
                 f"{agent.staff_number:8} {agent.name:18} {agent.role:6} {agent.team or '-':10} "
-                f"{state:22} {in_state_for(seat.since, now):>7} {agent.endpoint:12} {skills}"
+                f"{state:22} {in_state_for(seat.since, now):>7} {phone:7} {agent.endpoint:12} "
+                f"{skills}"
             )
         return 0
 
@@ -392,7 +397,11 @@ def add_agents_parser(
     )
     p.set_defaults(func=cmds.import_)
 
-    p = asub.add_parser("list", help="agents with their seat state and time in it")
+    p = asub.add_parser(
+        "list",
+        help="agents with their seat state, time in it, and phone (ready, offline, busy) as "
+        "the controllers' Asterisks see it",
+    )
     p.set_defaults(func=cmds.list_)
 
     p = asub.add_parser("state", help="change a seat's state (validated, recorded with who)")

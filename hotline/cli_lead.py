@@ -205,7 +205,11 @@ def add_lead_parser(
     top-level subparsers."""
     cmds = LeadCommands(load_settings_fn, open_session_fn)
 
-    p = sub.add_parser("alerts", help="the lead's open alerts (staffing, away, missed calls)")
+    p = sub.add_parser(
+        "alerts",
+        help="the lead's open alerts (staffing, away, missed calls, phones offline, "
+        "controllers down)",
+    )
     p.set_defaults(func=cmds.alerts)
 
     group = sub.add_parser("handover", help="handover notes at a change of shift")

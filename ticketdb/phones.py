@@ -107,7 +107,7 @@ def statuses(s: Session) -> Mapping[int, PhoneView]:
     """Each agent's phone as people see it; agents nobody reported on are not listed
     (nothing is known against them: they count as ready)."""
     by_agent: dict[int, list[AgentPhone]] = {}
-    for row in s.scalars(select(AgentPhone)):
+    for row in s.scalars(select(AgentPhone).order_by(AgentPhone.agent_id, AgentPhone.node)):
         by_agent.setdefault(row.agent_id, []).append(row)
     out: dict[int, PhoneView] = {}
     for agent_id, rows in by_agent.items():

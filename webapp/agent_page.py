@@ -2,7 +2,8 @@
 
 - ``GET /agent`` — the page: status buttons, the screen pop, ticket forms per kind, my
   tickets, my callback worklist and the team's handover notes;
-- ``GET /live/agent`` — Server-Sent Events: ``seat`` (state, since), ``pop`` (the caller
+- ``GET /live/agent`` — Server-Sent Events: ``seat`` (state, since, and the agent's phone:
+  ``phone`` ready / offline / busy with ``phone_reason``), ``pop`` (the caller
   at the agent's seat: number, name, tier, menu path, past calls and tickets) and
   ``mine`` (changes to the agent's tickets or worklist, so the page reloads them);
 - ``GET /api/agent/tickets``, ``GET /api/agent/callbacks``, ``GET|POST
@@ -45,6 +46,7 @@ from webapp.errors import ApiError
 from webapp.live import event_stream
 from webapp.masking import shown_number
 from webapp.pages import page_required, render_page
+from webapp.phones import phone_fields, phone_views
 from webapp.tickets import _site as ticket_site
 
 bp = Blueprint("agent_page", __name__)
@@ -93,6 +95,8 @@ def page() -> str:
     return render_page(
         "agent.html",
         i18n_prefixes=("agent.",),
+        # The page opens with the phone's warning in place; the stream keeps it current.
+        phone=phone_fields(phone_views(), me().id),
         away_reasons=AWAY_REASONS,
         satisfaction=SATISFACTION,
         forms=ticket_forms(ticket_site().rules.dispatch.channels),
@@ -104,14 +108,17 @@ def page() -> str:
 # --- live -------------------------------------------------------------------------------
 
 
-def _seat_event(seat: SeatState | None) -> dict[str, Any]:
+def _seat_event(seat: SeatState | None, phone: dict[str, str | None]) -> dict[str, Any]:
+    """The seat and the agent's phone (``phone``: ready, offline, busy; ``phone_reason``):
+    an offline phone means no call can reach the agent, whatever the seat says."""
     if seat is None:
-        return {"state": "offline", "since": None, "reason": None, "wrap_up_until": None}
+        return {"state": "offline", "since": None, "reason": None, "wrap_up_until": None, **phone}
     return {
         "state": seat.state,
         "since": _when(seat.since),
         "reason": seat.reason,
         "wrap_up_until": _when(seat.wrap_up_until),
+        **phone,
     }
 
 
@@ -175,7 +182,8 @@ def live() -> Response:
             .where(SeatState.agent_id == agent_id)
             .execution_options(populate_existing=True)
         ).one_or_none()
-        events: list[tuple[str, Any]] = [("seat", _seat_event(seat))]
+        phone = phone_fields(phone_views(), agent_id)
+        events: list[tuple[str, Any]] = [("seat", _seat_event(seat, phone))]
         pop = current_pop(s, agent_id)
         if pop is not None:
             cache_key = (pop.key, pop.call_id)

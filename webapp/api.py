@@ -38,6 +38,7 @@ from ticketdb.seats import (
 from webapp.auth import is_lead, json_body, login_required, me
 from webapp.db import db, shift_config
 from webapp.errors import ApiError
+from webapp.phones import PhoneViews, phone_fields, phone_views
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -116,7 +117,9 @@ def _when(at: datetime | None) -> str | None:
     return at.isoformat() if at is not None else None
 
 
-def _seat_json(agent: Agent, seat: SeatState, skills: dict[str, int]) -> dict[str, Any]:
+def _seat_json(
+    agent: Agent, seat: SeatState, skills: dict[str, int], phones: PhoneViews
+) -> dict[str, Any]:
     return {
         "staff_number": agent.staff_number,
         "name": agent.name,
@@ -129,13 +132,15 @@ def _seat_json(agent: Agent, seat: SeatState, skills: dict[str, int]) -> dict[st
         "wrap_up_until": _when(seat.wrap_up_until),
         "skills": skills,
         "acting_lead": agent.acting_lead,
+        # The agent's phone as the controllers' Asterisks see it (ready, offline, busy).
+        **phone_fields(phones, agent.id),
     }
 
 
 def _seat_of(agent: Agent) -> dict[str, Any]:
     s = db()
     fresh = _agent(agent.staff_number)  # acting_lead may have changed
-    return _seat_json(fresh, get_seat(s, agent.id), skills_of(s, agent.id))
+    return _seat_json(fresh, get_seat(s, agent.id), skills_of(s, agent.id), phone_views())
 
 
 # --- seats --------------------------------------------------------------------------
@@ -145,7 +150,8 @@ def _seat_of(agent: Agent) -> dict[str, Any]:
 @login_required()
 def seats() -> dict[str, Any]:
     if is_lead(me()):
-        rows = [_seat_json(r.agent, r.seat, r.skills) for r in list_seats(db())]
+        phones = phone_views()
+        rows = [_seat_json(r.agent, r.seat, r.skills, phones) for r in list_seats(db())]
     else:
         rows = [_seat_of(me())]
     return {"seats": rows}

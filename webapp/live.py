@@ -1,15 +1,15 @@
 """Live pages: Server-Sent Events fed by one watcher thread per web process.
 
 The controller and the web app share only the database, so the watcher polls a cheap
-fingerprint of what live pages show (seat states, the queue, calls, tickets, alerts,
-callbacks) every ``interval`` seconds and bumps ``version`` when it changes. Each open
-stream waits on that (no database work per stream while nothing happens), then sends
-its page an event; pages fetch what they show from the JSON API, so an event carries
-no data the page's own permissions would not give it.
+fingerprint of what live pages show (seat states, agents' phones, the queue, calls,
+tickets, alerts, callbacks) every ``interval`` seconds and bumps ``version`` when it
+changes. Each open stream waits on that (no database work per stream while nothing
+happens), then sends its page an event; pages fetch what they show from the JSON API,
+so an event carries no data the page's own permissions would not give it.
 
 Why polling rather than PostgreSQL LISTEN/NOTIFY: it works the same on SQLite (the
 embedded default), survives any writer (controller, CLI, scheduler) without each one
-having to notify, and 4 small queries a second are nothing next to the call traffic.
+having to notify, and a few small queries a second are nothing next to the call traffic.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ticketdb.models import (
+    AgentPhone,
     Call,
     CallbackRequest,
     LeadAlert,
@@ -45,6 +46,19 @@ def fingerprint(s: Session) -> tuple[Any, ...]:
     seats = tuple(
         s.execute(select(SeatState.agent_id, SeatState.version).order_by(SeatState.agent_id)).all()
     )
+    # Every node's view of every phone, as shown (reachable, why not, busy): a row
+    # written, changed or dropped (a node stopping) changes the pages' phone status.
+    phones = tuple(
+        s.execute(
+            select(
+                AgentPhone.agent_id,
+                AgentPhone.node,
+                AgentPhone.reachable,
+                AgentPhone.channels > 0,
+                AgentPhone.reason,
+            ).order_by(AgentPhone.agent_id, AgentPhone.node)
+        ).all()
+    )
     queue = s.execute(select(func.count(), func.max(QueueEntry.updated_at))).one()
     calls = s.execute(select(func.max(Call.id), func.max(Call.updated_at))).one()
     tickets = s.execute(select(func.max(Ticket.id), func.max(Ticket.updated_at))).one()
@@ -56,7 +70,15 @@ def fingerprint(s: Session) -> tuple[Any, ...]:
             func.max(CallbackRequest.last_attempt_at),
         )
     ).one()
-    return (seats, tuple(queue), tuple(calls), tuple(tickets), tuple(alerts), tuple(callbacks))
+    return (
+        seats,
+        phones,
+        tuple(queue),
+        tuple(calls),
+        tuple(tickets),
+        tuple(alerts),
+        tuple(callbacks),
+    )
 
 
 class ChangeWatcher:

@@ -4,7 +4,8 @@ requests. Leads and admins only.
 
 - ``GET /wallboard`` — the page;
 - ``GET /api/wallboard`` — the document: queues (waiting, longest wait, today's service
-  level, ASA, abandonment, calls by kind), agents with state and time in state, staffing
+  level, ASA, abandonment, calls by kind), agents with state and time in state and their
+  phone (ready, offline with the reason, busy), staffing
   and alerts from the shift rules, away requests, urgent tickets, SLA breaches, charts;
 - ``GET /live/wallboard`` — the same document as event ``wallboard`` after every change;
 - ``GET /wallboard/charts/<name>.svg`` — ``calls_per_hour``, ``by_kind``, ``satisfaction``;
@@ -46,6 +47,7 @@ from webapp.errors import ApiError
 from webapp.i18n import current_language, translate
 from webapp.live import event_stream, watcher
 from webapp.pages import page_required, render_page
+from webapp.phones import phone_fields, phone_views
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +171,7 @@ def build_board() -> Board:
     urgent = wallboard_stats.urgent_tickets(s)
     sla = breaches(s)
     lead = me()
+    phones = phone_views()
     staffing = None
     if view.staffing is not None:
         staffing = {
@@ -218,6 +221,7 @@ def build_board() -> Board:
                 "acting_lead": a.agent_id == view.acting_lead_id,
                 "away_limit_minutes": a.away_limit_minutes or view.default_away_limit,
                 "overdue_minutes": a.overdue_minutes,
+                **phone_fields(phones, a.agent_id),
             }
             for a in view.agents
         ],

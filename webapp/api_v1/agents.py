@@ -4,6 +4,10 @@ shift rules on the agents' page):
 - ``GET /api/v1/agents?team=&state=`` — every agent with seat state, by staff number;
 - ``GET /api/v1/agents/<staff_number>``.
 
+Each agent comes with their phone as the controllers' Asterisks see it: ``phone``
+(``ready``, ``offline`` — not registered or refused —, ``busy`` — carrying a call the
+queue did not give it) and ``phone_reason`` (why it is offline, else null).
+
 Like /api/seats: an agent's token sees only that agent; leads and admins everyone.
 """
 
@@ -26,11 +30,14 @@ from webapp.api_v1.common import (
 )
 from webapp.auth import me
 from webapp.db import db
+from webapp.phones import PhoneViews, phone_fields, phone_views
 
 bp = Blueprint("agents", __name__)
 
 
-def agent_json(agent: Agent, seat: SeatState, skills: dict[str, int]) -> dict[str, Any]:
+def agent_json(
+    agent: Agent, seat: SeatState, skills: dict[str, int], phones: PhoneViews
+) -> dict[str, Any]:
     return {
         "staff_number": agent.staff_number,
         "name": agent.name,
@@ -45,6 +52,7 @@ def agent_json(agent: Agent, seat: SeatState, skills: dict[str, int]) -> dict[st
         "seconds_in_state": max(0, int((utcnow() - seat.since).total_seconds())),
         "reason": seat.reason,
         "wrap_up_until": when(seat.wrap_up_until),
+        **phone_fields(phones, agent.id),
     }
 
 
@@ -62,7 +70,8 @@ def list_agents() -> dict[str, Any]:
         for r in rows
         if (not team or r.agent.team == team) and (not state or r.seat.state == state)
     ]
-    return {"agents": [agent_json(r.agent, r.seat, r.skills) for r in rows]}
+    phones = phone_views()
+    return {"agents": [agent_json(r.agent, r.seat, r.skills, phones) for r in rows]}
 
 
 @bp.get("/agents/<staff_number>")
@@ -73,4 +82,5 @@ def get_one(staff_number: str) -> dict[str, Any]:
     agent = agent_by_staff_number(db(), staff_number)
     if agent is None:
         not_found(f"no agent with staff number {staff_number}")
-    return {"agent": agent_json(agent, get_seat(db(), agent.id), skills_of(db(), agent.id))}
+    seat, skills = get_seat(db(), agent.id), skills_of(db(), agent.id)
+    return {"agent": agent_json(agent, seat, skills, phone_views())}

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from agents.seats import State
 from ticketdb.models import AGENT_ROLES, CUSTOMER_TIERS, TICKET_KINDS, TICKET_STATUSES
+from ticketdb.phones import PhoneStatus
 from tickets.kinds import (
     COMPLAINT_CATEGORIES,
     FaultDetails,
@@ -295,6 +296,18 @@ def _agent() -> Schema:
             "seconds_in_state": INT,
             "reason": nullable(STR),
             "wrap_up_until": nullable(TS),
+            "phone": {
+                **enum([s.value for s in PhoneStatus]),
+                "description": "the agent's phone as the controllers' Asterisks see it: ready "
+                "(reachable and free, or nothing known against it), offline (not registered, "
+                "or refused by every controller that tried), busy (carrying a call the queue "
+                "did not give it)",
+            },
+            "phone_reason": {
+                **nullable(STR),
+                "description": "why the phone is offline (e.g. Asterisk's refusal); null "
+                "unless offline",
+            },
         }
     )
 

@@ -43,9 +43,31 @@
     const since = seat.since ? (Date.now() - new Date(seat.since).getTime()) / 1000 : null;
     $("seat-since").textContent = since === null ? "" : t("agent.status.since", { duration: hotline.fmtDuration(since) });
     $("wrap-up-end").hidden = seat.state !== "wrap_up";
+    renderPhone();
     for (const id of ["status-available", "status-away", "status-offline"]) {
       $(id).disabled = $(id).dataset.state === seat.state;
     }
+  }
+
+  // The agent's own phone when it is not ready (the seat event carries it): an offline
+  // phone cannot be rung, so the agent must know before waiting for calls.
+  function renderPhone() {
+    const node = $("phone-warning");
+    if (!seat.phone) return; // no seat event yet: keep what the page was rendered with
+    // Only on a change: an alert region rewritten every second is announced every second.
+    const signature = JSON.stringify([seat.phone, seat.phone_reason]);
+    if (node.dataset.signature === signature) return;
+    node.dataset.signature = signature;
+    node.dataset.phone = seat.phone;
+    node.className = "banner " + (seat.phone === "offline" ? "red" : "warn");
+    if (seat.phone === "offline") {
+      node.textContent = t("agent.phone.offline", { reason: seat.phone_reason || t("agent.phone.no_reason") });
+    } else if (seat.phone === "busy") {
+      node.textContent = t("agent.phone.busy");
+    } else {
+      node.textContent = "";
+    }
+    node.hidden = seat.phone === "ready";
   }
 
   async function setState(state) {

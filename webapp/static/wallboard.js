@@ -123,6 +123,20 @@
     return text;
   }
 
+  // The agent's phone as the controllers' Asterisks see it, when it is not ready: calls
+  // cannot reach an offline phone (the reason, e.g. Asterisk's refusal, as its title).
+  function phoneBadge(agent) {
+    if (agent.phone === "offline") {
+      return [" ", el("span", { class: "phone pill red", dataset: { phone: "offline" },
+        title: agent.phone_reason || t("wallboard.phone.no_reason") }, t("wallboard.phone.offline"))];
+    }
+    if (agent.phone === "busy") {
+      return [" ", el("span", { class: "phone pill warn", dataset: { phone: "busy" },
+        title: t("wallboard.phone.busy_help") }, t("wallboard.phone.busy"))];
+    }
+    return [];
+  }
+
   function actionsFor(agent) {
     const me = doc.me.staff_number;
     const buttons = [];
@@ -184,11 +198,13 @@
       }
       if (tbody.children[index] !== row) tbody.insertBefore(row, tbody.children[index] || null);
       row.dataset.state = agent.state;
+      row.dataset.phone = agent.phone;
       const who = [agent.name, " (" + agent.staff_number + ")"];
       if (agent.role === "lead") who.push(" · ", t("common.role.lead"));
       if (agent.acting_lead) who.push(" · ", t("wallboard.acting_lead.badge"));
       fillSimple(row.querySelector(".who"), [agent.name, agent.staff_number, agent.role, agent.acting_lead], who);
-      fillSimple(row.querySelector(".state"), [agent.state, agent.reason], [stateText(agent)]);
+      fillSimple(row.querySelector(".state"), [agent.state, agent.reason, agent.phone, agent.phone_reason],
+        [stateText(agent), ...phoneBadge(agent)]);
       fillSimple(row.querySelector(".time"), [agent.since], [ticker(agent.since)]);
       const l = listening.get(agent.staff_number) || null;
       const n = notes.get(agent.staff_number) || null;

@@ -15,6 +15,10 @@ import sqlalchemy as sa
 from werkzeug.security import check_password_hash
 
 from hotline.cli_agents import in_state_for
+from ticketdb import phones
+from ticketdb.engine import make_engine, make_sessionmaker
+from ticketdb.models import Agent
+from ticketdb.phones import PhoneSeen
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -218,6 +222,41 @@ def test_state_follows_the_shift_rules_and_a_lead_overrides(db_url: str, tmp_pat
     (tmp_path / "config" / "shifts.yaml").write_text("timezone: Nowhere/Else\n")
     broken = hotline(db_url, tmp_path, "state", "8002", "available")
     assert broken.returncode == 2 and "shifts.yaml:1:" in broken.stderr
+
+
+def test_list_shows_each_agents_phone(db_url: str, tmp_path: Path) -> None:
+    """The phone column: what the controllers' Asterisks see of each agent's phone."""
+    for staff in ("8001", "8002", "8003", "8004"):
+        add(db_url, tmp_path, staff)
+    engine = make_engine(db_url)
+    try:
+        with make_sessionmaker(engine)() as s:
+            ids = {a.staff_number: a.id for a in s.scalars(sa.select(Agent))}
+            now = datetime.now(UTC)
+            phones.record(s, "node-a", [
+                PhoneSeen(ids["8001"], "PJSIP/8001", False, reason="not registered (offline)"),
+                PhoneSeen(ids["8002"], "PJSIP/8002", True, channels=1),
+                PhoneSeen(ids["8004"], "PJSIP/8004", False, reason="refused"),
+            ], now)  # fmt: skip
+            # Another node reaches 8004's phone: it can still be rung, so it is ready.
+            phones.record(s, "node-b", [PhoneSeen(ids["8004"], "PJSIP/8004", True)], now)
+    finally:
+        engine.dispose()
+
+    listed = hotline(db_url, tmp_path, "list")
+    assert listed.returncode == 0, listed.stderr
+    header = listed.stdout.splitlines()[0].split()
+    assert header[header.index("for") + 1 :][:2] == ["phone", "endpoint"]
+    rows = table(listed.stdout)
+
+    def phone(staff: str) -> str:
+        row = rows[staff]
+        return row[row.index(f"PJSIP/{staff}") - 1]  # the column before the endpoint
+
+    # 8003: no node said anything about it, so nothing is known against it.
+    assert {staff: phone(staff) for staff in rows} == {
+        "8001": "offline", "8002": "busy", "8003": "ready", "8004": "ready",
+    }  # fmt: skip
 
 
 def test_passwd(db_url: str, tmp_path: Path) -> None:

@@ -75,6 +75,32 @@ def test_alerts_lists_the_open_ones(
     assert second[3:] == ["critical", "understaffed", "-", "1 normal seat on duty"]
 
 
+def test_alerts_list_phones_offline_and_controllers_down(
+    site_sessions: sessionmaker[Session], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The kinds the lead watch (a phone nobody can ring) and the queue engine (a controller
+    stopped while holding agents) raise are listed like the others."""
+    now = datetime.now(UTC)
+    with site_sessions() as s:
+        li = add_agent(s, staff_number="8001", name="Li", endpoint="PJSIP/8001").id
+        raise_alert(s, kind="node_down", severity="critical", agent_id=None, node="b",
+                    message="controller a stopped: 1 agent(s) held by its calls",
+                    now=now - timedelta(minutes=2))  # fmt: skip
+        raise_alert(s, kind="phone_offline", severity="warning", agent_id=li, node="b",
+                    message="Li is logged in on shift but their phone is offline",
+                    now=now)  # fmt: skip
+
+    code, out, err = hotline(capsys, "alerts")
+    assert (code, err) == (0, "")
+    rows = [r.split(None, 6) for r in out.splitlines()[1:]]
+    assert [r[3:6] for r in rows] == [
+        ["critical", "node_down", "-"],
+        ["warning", "phone_offline", "8001"],
+    ]
+    assert rows[0][6].startswith("controller a stopped")
+    assert rows[1][6] == "Li is logged in on shift but their phone is offline"
+
+
 def test_handover_add_and_show(
     site_sessions: sessionmaker[Session], site: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

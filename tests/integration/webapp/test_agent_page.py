@@ -5,6 +5,7 @@ lists (my tickets, my callbacks, handover notes) with numbers masked by role."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agents.seats import AWAY_REASONS
 from tests.integration.webapp.conftest import Client, make_agent
-from ticketdb import worklist
+from ticketdb import phones, worklist
 from ticketdb.audit import entries_for
 from ticketdb.customers import upsert_customer
 from ticketdb.models import (
@@ -32,6 +33,7 @@ from ticketdb.models import (
     SeatState,
     Ticket,
 )
+from ticketdb.phones import PhoneSeen
 from ticketdb.tickets import create_ticket
 from webapp import i18n
 from webapp.agent_forms import form_keys, ticket_forms
@@ -155,6 +157,61 @@ def test_the_desk_is_in_chinese_for_a_chinese_user(
         s.commit()
     html = Client(app, "8001").get("/agent").get_data(as_text=True)
     assert "我的状态" in html and "保存工单" in html
+
+
+# --- the agent's phone ------------------------------------------------------------------
+
+REFUSED = "Could not create dialog: Is endpoint registered and reachable?"
+
+
+def phone_warning(html: str) -> tuple[str, bool, str]:
+    """The desk's phone warning as rendered: (data-phone, hidden, text)."""
+    found = re.search(r'<p class="banner [a-z]+" id="phone-warning"([^>]*)>(.*?)</p>', html, re.S)
+    assert found, "no phone warning on the desk"
+    attrs, text = found.groups()
+    state = re.search(r'data-phone="([a-z]+)"', attrs)
+    assert state
+    return state.group(1), " hidden" in attrs, text.strip()
+
+
+def test_the_desk_warns_when_my_phone_is_offline_or_busy(
+    app: Flask, sessions: sessionmaker[Session]
+) -> None:
+    me = make_agent(sessions, "8001")
+    other = make_agent(sessions, "8002")
+    client = Client(app, "8001")
+    assert phone_warning(client.get("/agent").get_data(as_text=True)) == ("ready", True, "")
+
+    with sessions() as s:
+        phones.record(s, "n1", [PhoneSeen(me, "PJSIP/8001", False, reason=REFUSED)],
+                      datetime.now(UTC))  # fmt: skip
+    html = client.get("/agent").get_data(as_text=True)
+    assert phone_warning(html) == (
+        "offline", False, f"Your phone is offline: {REFUSED} — calls cannot reach you",
+    )  # fmt: skip
+    # The stream's seat event carries it, so the page updates it live.
+    seat = read_events(client, {"seat"})["seat"]
+    assert (seat["phone"], seat["phone_reason"]) == ("offline", REFUSED)
+    assert '"agent.phone.busy": "Your phone is busy"' in html  # for the script
+
+    # Another agent's phone is not mine; my own phone busy is.
+    with sessions() as s:
+        phones.record(s, "n1", [PhoneSeen(other, "PJSIP/8002", False, reason="gone"),
+                                PhoneSeen(me, "PJSIP/8001", True, channels=1)],
+                      datetime.now(UTC))  # fmt: skip
+        s.execute(update(Agent).where(Agent.id == me).values(ui_language="zh"))
+        s.commit()
+    seat = read_events(client, {"seat"})["seat"]
+    assert (seat["phone"], seat["phone_reason"]) == ("busy", None)
+    assert phone_warning(client.get("/agent").get_data(as_text=True)) == (
+        "busy", False, "您的话机占线",
+    )  # fmt: skip
+    with sessions() as s:
+        phones.record(s, "n1", [PhoneSeen(me, "PJSIP/8001", False, reason="x<b>y</b>")],
+                      datetime.now(UTC))  # fmt: skip
+    assert phone_warning(client.get("/agent").get_data(as_text=True)) == (
+        "offline", False, "您的话机离线：x&lt;b&gt;y&lt;/b&gt; — 来电无法接通到您",
+    )  # fmt: skip
 
 
 # --- the ticket forms --------------------------------------------------------------------

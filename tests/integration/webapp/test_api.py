@@ -13,7 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.settings import SettingsError
+from ticketdb import phones
 from ticketdb.models import CallControl, utcnow
+from ticketdb.phones import PhoneSeen
 from ticketdb.seats import SYSTEM, claim_available, get_seat, history, set_state
 from webapp import close_app, create_app
 from webapp.db import resources
@@ -141,6 +143,8 @@ def test_agents_see_and_change_only_their_own_seat(
         "wrap_up_until": None,
         "skills": {"mobile": 3},
         "acting_lead": False,
+        "phone": "ready",  # no controller has said anything against it
+        "phone_reason": None,
     }
     everyone = lead.get("/api/seats").get_json()["seats"]
     assert [s["staff_number"] for s in everyone] == ["8001", "8002", "8003"]
@@ -153,6 +157,33 @@ def test_agents_see_and_change_only_their_own_seat(
     assert lead.post("/api/seats/9999/state", {"state": "available"}).status_code == 404
     assert lead.post("/api/seats/8003/state", {"state": "available"}).status_code == 200
     assert lead.get("/api/seats/8003/history").get_json()["changes"][0]["by"] == "8001"
+
+
+def test_seats_show_each_agents_phone(app: Flask, sessions: sessionmaker[Session]) -> None:
+    """The phone as the controllers' Asterisks see it, beside the seat: offline with the
+    reason, busy, or ready; in the list, the agent's own seat and a seat change's answer."""
+    make_agent(sessions, "8001", "lead")
+    offline = make_agent(sessions, "8002")
+    busy = make_agent(sessions, "8003")
+    refused = "Could not create dialog: Is endpoint registered and reachable?"
+    with sessions() as s:
+        phones.record(s, NODE, [
+            PhoneSeen(offline, "PJSIP/8002", False, reason=refused),
+            PhoneSeen(busy, "PJSIP/8003", True, channels=1),
+        ], utcnow())  # fmt: skip
+    lead, agent = Client(app, "8001"), Client(app, "8002")
+
+    everyone = lead.get("/api/seats").get_json()["seats"]
+    assert [(r["staff_number"], r["phone"], r["phone_reason"]) for r in everyone] == [
+        ("8001", "ready", None),
+        ("8002", "offline", refused),
+        ("8003", "busy", None),
+    ]
+    [own] = agent.get("/api/seats").get_json()["seats"]
+    assert (own["phone"], own["phone_reason"]) == ("offline", refused)
+    changed = agent.post("/api/seats/8002/state", {"state": "available"})
+    assert changed.status_code == 200, changed.get_json()
+    assert changed.get_json()["seat"]["phone"] == "offline"
 
 
 def test_bad_state_changes(app: Flask, sessions: sessionmaker[Session]) -> None:

@@ -26,10 +26,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.routing import Rule
 
 from tests.integration.webapp.conftest import Client, make_agent
+from ticketdb import phones
 from ticketdb.api_tokens import create_token, list_tokens, revoke
 from ticketdb.audit import entries_for
 from ticketdb.customers import upsert_customer
-from ticketdb.models import AuditEntry, Call, CallbackRequest
+from ticketdb.models import Agent, AuditEntry, Call, CallbackRequest
+from ticketdb.phones import PhoneSeen
 from ticketdb.seats import add_agent, set_state
 from webapp.api_v1.openapi import document
 from webapp.callbacks import KEY as CALLBACKS_KEY
@@ -591,6 +593,34 @@ def test_agents_with_seat_state(
     assert agent.get("/agents/7777").status_code == 403  # no probing for staff numbers
     assert lead.get("/agents/7777").json["error_id"] == "not_found"
     assert lead.get("/agents/8002").json["agent"]["name"] == "Agent 8002"
+
+
+def test_agents_with_their_phone(
+    app: Flask, sessions: sessionmaker[Session], people: tuple[Api, Api, Api]
+) -> None:
+    """Each agent's phone (validated against the document like every answer): offline
+    with the reason, busy, or ready when no controller has said anything against it."""
+    agent, _, lead = people
+    everyone = lead.get("/agents").json["agents"]
+    assert {(a["phone"], a["phone_reason"]) for a in everyone} == {("ready", None)}
+    with sessions() as s:
+        ids = {a.staff_number: a.id for a in s.scalars(select(Agent))}
+        phones.record(s, "n1", [
+            PhoneSeen(ids["8001"], "PJSIP/8001", False, reason="not registered (offline)"),
+            PhoneSeen(ids["8002"], "PJSIP/8002", True, channels=2),
+        ], datetime.now(UTC))  # fmt: skip
+    shown = {a["staff_number"]: (a["phone"], a["phone_reason"])
+             for a in lead.get("/agents").json["agents"]}  # fmt: skip
+    assert shown == {
+        "8001": ("offline", "not registered (offline)"),
+        "8002": ("busy", None),
+        "9001": ("ready", None),
+    }
+    mine = agent.get("/agents/8001").json["agent"]
+    assert (mine["phone"], mine["phone_reason"]) == ("offline", "not registered (offline)")
+    assert lead.get("/agents/8002").json["agent"]["phone"] == "busy"
+    phone = DOC["components"]["schemas"]["Agent"]["properties"]["phone"]
+    assert phone["enum"] == ["ready", "offline", "busy"]
 
 
 # --- callbacks ----------------------------------------------------------------------

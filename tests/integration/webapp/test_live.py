@@ -12,7 +12,8 @@ from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.integration.webapp.conftest import make_agent
-from ticketdb import seats
+from ticketdb import phones, seats
+from ticketdb.phones import PhoneSeen
 from webapp import close_app
 from webapp.db import resources
 from webapp.live import ChangeWatcher, event_stream, watcher
@@ -33,6 +34,38 @@ def test_the_watcher_counts_a_change_made_by_another_writer(
                 s, agent_id=agent_id, to_state="available", by="system", now=datetime.now(UTC)
             )
         assert w.wait_for_change(first, timeout=5) != first
+    finally:
+        w.stop()
+
+
+def test_the_watcher_counts_a_phone_going_offline_busy_back_and_its_node_stopping(
+    app: Flask, sessions: sessionmaker[Session]
+) -> None:
+    """The pages show each agent's phone (``agent_phones``): every change a controller
+    writes there, or a node's rows going with it, must wake the live pages."""
+    agent_id = make_agent(sessions, "8001")
+    w = ChangeWatcher(resources(app).sessions, interval=0.05)
+    w.start()
+    now = datetime.now(UTC)
+    try:
+        seen = w.wait_for_change(0, timeout=5)
+        steps = [
+            ("n1", PhoneSeen(agent_id, "PJSIP/8001", False, reason="not registered (offline)")),
+            ("n1", PhoneSeen(agent_id, "PJSIP/8001", False, reason="Could not create dialog")),
+            ("n1", PhoneSeen(agent_id, "PJSIP/8001", True, channels=1)),
+            ("n1", PhoneSeen(agent_id, "PJSIP/8001", True)),
+            ("n2", PhoneSeen(agent_id, "PJSIP/8001", False, reason="not registered (offline)")),
+        ]
+        for node, seen_phone in steps:
+            # The same instant each time: the change itself must show, not the clock.
+            with sessions() as s:
+                phones.record(s, node, [seen_phone], now)
+            changed = w.wait_for_change(seen, timeout=5)
+            assert changed != seen, f"no change counted for {node}: {seen_phone}"
+            seen = changed
+        with sessions() as s:
+            phones.forget_node(s, "n2")
+        assert w.wait_for_change(seen, timeout=5) != seen
     finally:
         w.stop()
 

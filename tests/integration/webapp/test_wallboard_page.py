@@ -5,6 +5,8 @@ each one logged."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -15,9 +17,12 @@ from flask import Flask
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from ticketdb import phones
 from ticketdb.audit import entries_for
-from ticketdb.models import Call, LeadAlert, QueueEntry, SeatState, TicketSla, utcnow
+from ticketdb.models import Agent, Call, LeadAlert, QueueEntry, SeatState, TicketSla, utcnow
+from ticketdb.phones import PhoneSeen
 from ticketdb.seats import history, set_state
+from ticketdb.wallboard import raise_alert
 from webapp.live import watcher
 
 from .conftest import Client, make_agent
@@ -376,3 +381,86 @@ def test_the_live_stream_pushes_a_new_urgent_complaint_within_two_seconds(
     with sessions() as s:
         entries = [(e.actor, e.detail) for e in entries_for(s, "ticket", ticket_id)]
     assert ("9001", "wallboard") in entries
+
+
+# --- agents' phones -------------------------------------------------------------------
+
+OFFLINE = "not registered (offline)"
+
+
+def page_strings(html: str) -> dict[str, str]:
+    """The strings a page hands its script (``window.HOTLINE_I18N``)."""
+    found = re.search(r"window\.HOTLINE_I18N = (\{.*?\});</script>", html)
+    assert found, "the page sends its script no strings"
+    strings: dict[str, str] = json.loads(found.group(1))
+    return strings
+
+
+def test_the_wallboard_shows_each_agents_phone_with_its_alert(
+    app: Flask, sessions: sessionmaker[Session]
+) -> None:
+    ids = staff(sessions)
+    lead = Client(app, "9001")
+    with sessions() as s:
+        phones.record(s, "n1", [
+            PhoneSeen(ids["8001"], "PJSIP/8001", False, reason=OFFLINE),
+            PhoneSeen(ids["8002"], "PJSIP/8002", True, channels=1),
+        ], utcnow())  # fmt: skip
+        raise_alert(s, kind="node_down", severity="critical", agent_id=None, node="n2",
+                    message="controller n1 stopped: 1 agent(s) held by its calls",
+                    now=utcnow())  # fmt: skip
+
+    doc = lead.get("/api/wallboard").get_json()
+    agents = {a["staff_number"]: (a["phone"], a["phone_reason"]) for a in doc["agents"]}
+    assert agents == {"9001": ("ready", None), "8001": ("offline", OFFLINE), "8002": ("busy", None)}
+    # Logged in on shift with a phone nobody can ring: the rules' alert, with the agent.
+    alerts = {a["kind"]: a for a in doc["alerts"]}
+    assert alerts["phone_offline"]["staff_number"] == "8001"
+    assert alerts["phone_offline"]["severity"] == "warning"
+    assert alerts["node_down"]["severity"] == "critical"
+    assert alerts["node_down"]["staff_number"] is None
+
+    # The page's script gets the phone's words and both alerts' titles, in each language.
+    english = page_strings(lead.get("/wallboard").get_data(as_text=True))
+    assert english["wallboard.phone.offline"] == "phone offline"
+    assert english["wallboard.phone.busy"] == "phone busy"
+    assert english["wallboard.alert.phone_offline"] == "Phone offline:"
+    assert english["wallboard.alert.node_down"] == "Controller down:"
+    with sessions() as s:
+        s.execute(update(Agent).where(Agent.id == ids["9001"]).values(ui_language="zh"))
+        s.commit()
+    chinese = page_strings(lead.get("/wallboard").get_data(as_text=True))
+    assert chinese["wallboard.phone.offline"] == "话机离线"
+    assert chinese["wallboard.phone.busy"] == "话机占线"
+    assert chinese["wallboard.alert.phone_offline"] == "话机离线："
+    assert chinese["wallboard.alert.node_down"] == "控制节点停止："
+
+
+def test_the_live_stream_pushes_a_phone_going_offline_within_two_seconds(
+    app: Flask, sessions: sessionmaker[Session]
+) -> None:
+    ids = staff(sessions)
+    lead = Client(app, "9001")
+    answer = lead.http.get("/live/wallboard", buffered=False)
+    try:
+        stream = events(answer)
+        name, data = next(e for e in stream if e[0])
+        first = {a["staff_number"]: a["phone"] for a in json.loads(data)["agents"]}
+        assert name == "wallboard" and first["8001"] == "ready"
+        # As a controller writes it when its Asterisk sees the phone unregister.
+        with sessions() as s:
+            phones.record(s, "n1", [PhoneSeen(ids["8001"], "PJSIP/8001", False, reason=OFFLINE)],
+                          utcnow())  # fmt: skip
+        written = time.monotonic()
+        for name, data in stream:
+            if name == "wallboard":
+                agent = next(a for a in json.loads(data)["agents"] if a["staff_number"] == "8001")
+                if agent["phone"] == "offline":
+                    assert agent["phone_reason"] == OFFLINE
+                    break
+            assert time.monotonic() - written < 2.0, "no update within 2 s"
+        assert time.monotonic() - written < 2.0
+    finally:
+        answer.close()
+        with app.app_context():
+            watcher().stop()  # before the test's schema goes

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from flask import Flask
 
+from agents.shifts import AlertKind
 from webapp import i18n
 
 WEBAPP = Path(__file__).resolve().parents[3] / "webapp"
@@ -79,3 +81,16 @@ def test_a_key_missing_a_language_is_an_error(
     finally:
         monkeypatch.undo()
         i18n.catalog.cache_clear()
+
+
+# Alert kinds raised outside the shift rules: by the queue engine (ivr/runtime/acd.py).
+ENGINE_ALERT_KINDS = ("missed_calls", "node_down")
+
+
+def test_every_alert_kind_has_a_title_on_the_wallboard() -> None:
+    """The wallboard titles each alert by its kind; a kind without a title would show its
+    raw name (in English) on a Chinese page."""
+    kinds = set(get_args(AlertKind)) | set(ENGINE_ALERT_KINDS)
+    catalog = i18n.catalog()
+    missing = sorted(k for k in kinds if f"wallboard.alert.{k}" not in catalog)
+    assert not missing, missing

@@ -539,7 +539,6 @@ class QueueManager:
         if nodes.heartbeat(s, self.node, self.generation, now):
             return True
         old = self.generation
-        self.stats.rejoins += 1
         self.generation = nodes.join(s, self.node, now)
         calls = self.live_calls()
         offers.restamp(s, self.node, calls, self.generation)
@@ -553,6 +552,7 @@ class QueueManager:
         )
         self._statuses.clear()
         self._refused_waiting.clear()
+        self.stats.rejoins += 1  # last: the count says the rejoin is done (tests wait on it)
         out.rejoined = True
         for key in calls:
             out.deliveries.append((key, inp.NodeRejoined(now)))
@@ -561,7 +561,6 @@ class QueueManager:
     def _bury(self, s: Session, dead: str, now: datetime) -> None:
         held = nodes.held_by(s, dead)
         released = nodes.bury(s, dead, now)
-        self.stats.nodes_buried += 1
         log.warning(
             "node %s is gone: released %d agent claim(s) without a call; %d seat(s) with a "
             "call on its Asterisk stay held until it comes back or a lead frees them",
@@ -582,6 +581,7 @@ class QueueManager:
                 node=self.node,
                 now=now,
             )
+        self.stats.nodes_buried += 1  # last: the count says the burial is done
 
     def _orphans(self, s: Session, now: datetime) -> list[_Orphan]:
         """Claims of this node whose call it does not run: released once Asterisk says the

@@ -22,7 +22,7 @@ from agents.shifts import ShiftConfig
 from hotline.node import ControllerNode
 from ivr.queue.direct import DirectToQueue
 from ivr.simulator import AriSimulator
-from tests.integration.conftest import make_settings
+from tests.integration.conftest import PASSWORD, make_settings
 from ticketdb import seats
 from ticketdb.engine import make_sessionmaker
 from ticketdb.models import Call, QueueEntry, SeatStateChange
@@ -129,6 +129,22 @@ class QueueNode:
 
 
 QueueNodeFactory = Callable[..., Awaitable[QueueNode]]
+
+
+@pytest_asyncio.fixture
+async def sim_b(
+    tmp_path: Path, prompts_dir: Path, built_prompts: Any
+) -> AsyncIterator[AriSimulator]:
+    """A second Asterisk, for a second controller node (several nodes, one database)."""
+    simulator = AriSimulator(
+        username="hotline",
+        password=PASSWORD,
+        sounds_dir=prompts_dir,
+        recordings_dir=tmp_path / "sim-b-recordings",
+    )
+    await simulator.start(host="127.0.0.1", port=0)
+    yield simulator
+    await simulator.stop()
 
 
 @pytest_asyncio.fixture

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import signal
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 import yaml
 from sqlalchemy import func, select
 
 from ivr.simulator import AriSimulator
-from tests.integration.conftest import PASSWORD, wait_for
+from tests.integration.child import ChildController, settings_env
+from tests.integration.conftest import wait_for
 from tests.integration.queue.conftest import QueueNodeFactory, catalog
 from tests.integration.queue.test_multi_node import agent_legs
 from ticketdb.engine import make_engine, make_sessionmaker
@@ -53,90 +50,44 @@ def db_url(pg_url: str) -> str:
     return pg_url
 
 
-@pytest_asyncio.fixture
-async def sim_b(
-    tmp_path: Path, prompts_dir: Path, built_prompts: Any
-) -> AsyncIterator[AriSimulator]:
-    simulator = AriSimulator(
-        username="hotline",
-        password=PASSWORD,
-        sounds_dir=prompts_dir,
-        recordings_dir=tmp_path / "sim-b-recordings",
-    )
-    await simulator.start(host="127.0.0.1", port=0)
-    yield simulator
-    await simulator.stop()
-
-
-class ChildNode:
-    """``hotline run`` as node-a in a process of its own, so it can be frozen."""
-
-    def __init__(self, sim: AriSimulator, db_url: str, prompts_dir: Path, tmp: Path) -> None:
-        menus = tmp / "menus"
-        menus.mkdir()
-        (menus / "fence.yaml").write_text(MENU, encoding="utf-8")
-        queues = tmp / "queues.yaml"
-        queues.write_text(
-            yaml.safe_dump({"skills": ["general"], "queues": {
-                name: {"skills": ["general"], **settings} for name, settings in QUEUES.items()
-            }}),
-            encoding="utf-8",
-        )  # fmt: skip
-        self.log = tmp / "node-a.log"
-        self.env = {
-            **os.environ,
-            "HOTLINE_CONFIG": str(REPO / "config" / "hotline.toml"),
-            "HOTLINE_NODE_NAME": "node-a",
-            "HOTLINE_ARI_URL": sim.base_url,
-            "HOTLINE_ARI_PASSWORD": PASSWORD,
-            "HOTLINE_ARI_BACKOFF_INITIAL": "0.05",
-            "HOTLINE_ARI_BACKOFF_MAX": "0.5",
-            "HOTLINE_DATABASE_URL": db_url,
-            "HOTLINE_WEB_ENABLED": "false",
-            "HOTLINE_OPS_PORT": "0",
-            "HOTLINE_SCHEDULER_ENABLED": "false",
-            "HOTLINE_PATHS_PROMPTS_DIR": str(prompts_dir),
-            "HOTLINE_PATHS_MENUS_DIR": str(menus),
-            "HOTLINE_PATHS_QUEUES_FILE": str(queues),
-            "HOTLINE_PATHS_SHIFTS_FILE": str(tmp / "no-shifts.yaml"),
-            "HOTLINE_IVR_MENU": "fence",
-            "HOTLINE_ACD_POLL_INTERVAL": "0.1",
-            "HOTLINE_ACD_HEARTBEAT_INTERVAL": "0.2",
-            "HOTLINE_ACD_NODE_DEAD_AFTER": str(DEAD_AFTER),
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hotline.cli", "run"],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def signal(self, sig: int) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, sig)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
 @pytest.fixture
 def node_a(
     sim: AriSimulator, db_url: str, prompts_dir: Path, built_prompts: Any, tmp_path: Path
-) -> Iterator[ChildNode]:
-    child = ChildNode(sim, db_url, prompts_dir, tmp_path)
+) -> Iterator[ChildController]:
+    """Node A: ``hotline run`` in a process of its own, so that it can be frozen."""
+    menus = tmp_path / "menus"
+    menus.mkdir()
+    (menus / "fence.yaml").write_text(MENU, encoding="utf-8")
+    queues = tmp_path / "queues.yaml"
+    queues.write_text(
+        yaml.safe_dump({"skills": ["general"], "queues": {
+            name: {"skills": ["general"], **settings} for name, settings in QUEUES.items()
+        }}),
+        encoding="utf-8",
+    )  # fmt: skip
+    child = ChildController(
+        sim,
+        db_url,
+        prompts_dir,
+        tmp_path / "node-a.log",
+        "node-a",
+        **settings_env(
+            {
+                "ops.port": 0,
+                "scheduler.enabled": "false",
+                "paths.menus_dir": menus,
+                "paths.queues_file": queues,
+                "paths.shifts_file": tmp_path / "no-shifts.yaml",
+                "ivr.menu": "fence",
+                "acd.poll_interval": 0.1,
+                "acd.heartbeat_interval": 0.2,
+                "acd.node_dead_after": DEAD_AFTER,
+            }
+        ),
+    )
     yield child
     child.stop()
-    print(child.log.read_text(errors="replace")[-6000:])
+    print(child.tail())
 
 
 def count(db_url: str, query: Any) -> int:
@@ -152,7 +103,7 @@ async def test_a_frozen_node_keeps_its_agents_and_rejoins_when_it_thaws(
     sim: AriSimulator,
     sim_b: AriSimulator,
     queue_node: QueueNodeFactory,
-    node_a: ChildNode,
+    node_a: ChildController,
     db_url: str,
 ) -> None:
     b = await queue_node(

@@ -14,17 +14,13 @@ import asyncio
 import itertools
 import random
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import func, select
 
 from ivr.simulator import AriSimulator
 from ivr.simulator.callers import ScriptedCall
-from tests.integration.conftest import PASSWORD, wait_for
+from tests.integration.conftest import wait_for
 from tests.integration.queue.conftest import QueueNode, QueueNodeFactory, catalog
 from ticketdb.models import Call, LeadAlert, QueueEntry, SeatStateChange
 
@@ -43,21 +39,6 @@ CHAOS_CALLS = 200  # with the events sockets cut every second or so
 @pytest.fixture
 def db_url(pg_url: str) -> str:
     return pg_url
-
-
-@pytest_asyncio.fixture
-async def sim_b(
-    tmp_path: Path, prompts_dir: Path, built_prompts: Any
-) -> AsyncIterator[AriSimulator]:
-    simulator = AriSimulator(
-        username="hotline",
-        password=PASSWORD,
-        sounds_dir=prompts_dir,
-        recordings_dir=tmp_path / "sim-b-recordings",
-    )
-    await simulator.start(host="127.0.0.1", port=0)
-    yield simulator
-    await simulator.stop()
 
 
 def agent_legs(*sims: AriSimulator) -> dict[str, list[tuple[float, float]]]:

@@ -7,9 +7,6 @@ in its call record (or apologise and hang up), and complete that one record.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from ivr.simulator import AriSimulator
-from tests.integration.conftest import PASSWORD, wait_for
+from tests.integration.child import ChildController
+from tests.integration.conftest import wait_for
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
 from ticketdb.models import Call
@@ -40,65 +38,26 @@ nodes:
 """
 
 
-class Controller:
-    """``hotline run`` in a child process, configured only through HOTLINE_* variables."""
-
-    def __init__(
-        self, sim: AriSimulator, db_url: str, prompts_dir: Path, log: Path, menus_dir: Path
-    ) -> None:
-        self.env = {
-            **os.environ,
-            "HOTLINE_CONFIG": str(Path(__file__).parents[3] / "config" / "hotline.toml"),
-            "HOTLINE_NODE_NAME": "crash-node",
-            "HOTLINE_ARI_URL": sim.base_url,
-            "HOTLINE_ARI_PASSWORD": PASSWORD,
-            "HOTLINE_ARI_BACKOFF_INITIAL": "0.05",
-            "HOTLINE_ARI_BACKOFF_MAX": "0.5",
-            "HOTLINE_ARI_PING_INTERVAL": "0.5",
-            "HOTLINE_DATABASE_URL": db_url,
-            "HOTLINE_WEB_ENABLED": "false",
-            "HOTLINE_PATHS_PROMPTS_DIR": str(prompts_dir),
-            "HOTLINE_PATHS_MENUS_DIR": str(menus_dir),
-            "HOTLINE_IVR_MENU": "crash",
-        }
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hotline.cli", "run"],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()  # SIGKILL: no cleanup, no goodbye, open records stay open
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
 @pytest.fixture
 def controller(
     sim: AriSimulator, db_url: str, prompts_dir: Path, built_prompts: Any, tmp_path: Path
-) -> Iterator[Controller]:
+) -> Iterator[ChildController]:
     upgrade(db_url)
     menus_dir = tmp_path / "menus"
     menus_dir.mkdir()
     (menus_dir / "crash.yaml").write_text(CRASH_MENU)
-    c = Controller(sim, db_url, prompts_dir, tmp_path / "controller.log", menus_dir)
+    c = ChildController(
+        sim,
+        db_url,
+        prompts_dir,
+        tmp_path / "controller.log",
+        "crash-node",
+        HOTLINE_PATHS_MENUS_DIR=str(menus_dir),
+        HOTLINE_IVR_MENU="crash",
+    )
     yield c
     c.stop()
-    print(c.log.read_text(errors="replace")[-4000:])
+    print(c.tail(4000))
 
 
 def read_records(db_url: str) -> list[Call]:
@@ -111,7 +70,7 @@ def read_records(db_url: str) -> list[Call]:
 
 
 async def test_killed_mid_call_then_restarted_the_call_is_readopted(
-    sim: AriSimulator, controller: Controller, db_url: str
+    sim: AriSimulator, controller: ChildController, db_url: str
 ) -> None:
     controller.start()
     await wait_for(lambda: "hotline" in sim.connected_apps, timeout=30, what="controller up")
@@ -149,7 +108,7 @@ async def test_killed_mid_call_then_restarted_the_call_is_readopted(
 
 
 async def test_caller_hangs_up_while_the_controller_is_dead(
-    sim: AriSimulator, controller: Controller, db_url: str
+    sim: AriSimulator, controller: ChildController, db_url: str
 ) -> None:
     controller.start()
     await wait_for(lambda: "hotline" in sim.connected_apps, timeout=30, what="controller up")
@@ -169,7 +128,7 @@ async def test_caller_hangs_up_while_the_controller_is_dead(
 
 
 async def test_restarted_without_the_calls_state_apologises_and_hangs_up(
-    sim: AriSimulator, controller: Controller, db_url: str
+    sim: AriSimulator, controller: ChildController, db_url: str
 ) -> None:
     controller.start()
     await wait_for(lambda: "hotline" in sim.connected_apps, timeout=30, what="controller up")

@@ -72,6 +72,8 @@ class _EventConnection:
         self.ws = ws
         self.apps = apps
         self.queue: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
+        # Cut while its handshake was still going out: cut as soon as it is done.
+        self.cut = False
 
     def sink(self, event: dict[str, Any]) -> None:
         self.queue.put_nowait((asyncio.get_running_loop().time(), event))
@@ -185,6 +187,9 @@ class AriSimulator:
         dropped = 0
         for conn in list(self._connections):
             dropped += 1
+            conn.cut = True
+            if not conn.ws.prepared:
+                continue  # the handshake is still going out: _events cuts it when done
             if mode == "abort":
                 transport = conn.ws._req.transport if conn.ws._req is not None else None
                 if transport is not None:
@@ -217,7 +222,7 @@ class AriSimulator:
 
     @property
     def event_sockets(self) -> int:
-        """Events sockets this server holds open (its side of the handshake done)."""
+        """Events sockets this server holds, from the start of their handshake."""
         return len(self._connections)
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
@@ -370,9 +375,21 @@ class AriSimulator:
         if self.refusing_events:
             return _error(503, "Service Unavailable")
         ws = web.WebSocketResponse(heartbeat=None)
-        await ws.prepare(request)
         conn = _EventConnection(self, ws, apps)
+        # Held from before the handshake: the client may count itself connected as soon
+        # as the answer arrives, and a drop from then on must find this connection.
         self._connections.add(conn)
+        try:
+            await ws.prepare(request)
+        except BaseException:
+            self._connections.discard(conn)
+            raise
+        if conn.cut:
+            self._connections.discard(conn)
+            transport = request.transport
+            if transport is not None:
+                transport.abort()
+            return ws
         for app in apps:
             replaced = self.engine.register_app(app, conn.sink)
             if replaced is not None:

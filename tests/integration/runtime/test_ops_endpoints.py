@@ -102,6 +102,8 @@ async def test_node_health_and_metrics_follow_a_call_and_a_lost_socket(
 
     call = await sim.place_call("6000", "+8613800000031", script="wait for prompt")
     await wait_for(lambda: bool(call.heard), what="greeting starts")
+    # The record is written by the writer thread, maybe a moment after the greeting starts.
+    await wait_for(lambda: bool(records(node)), what="record written")
     during = await scrape(ops)
     assert value(during, "hotline_calls_in_progress") == 1
     assert value(during, "hotline_open_call_records") == 1

@@ -6,7 +6,7 @@ setting is optional: a queue takes the file's ``defaults:`` block, then the buil
 defaults of the issue (``QueueConfig``'s field defaults).
 
 A problem is reported as ONE line, ``file:line: key: problem``, the line taken from the
-YAML node marks like the other config loaders (``ivr.menus.source``).
+YAML node marks like the other config loaders (``kernel.yamlfile``).
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+
+from kernel import yamlfile
 
 Strategy = Literal["longest_idle", "round_robin", "fewest_calls", "skill_weighted"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
@@ -105,19 +107,6 @@ class _File(BaseModel):
     queues: dict[str, _Queue]
 
 
-def _problem_text(err: Mapping[str, Any]) -> tuple[_Loc, str]:
-    # Dict-key errors end in "[key]"; validator names ("function-after[...]") aren't places.
-    loc = tuple(p for p in err["loc"] if "[" not in str(p))
-    problem = str(err["msg"]).removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        problem = "unknown key"
-    elif err["type"] == "missing":
-        problem = "required"
-    elif err["type"] != "value_error" and isinstance(err.get("input"), str | int | float):
-        problem += f" (got {err['input']!r})"
-    return loc, problem
-
-
 # Settings where null means "off"; for the others a null would silently mean "default".
 _NULLABLE = frozenset({"callback_after", "overflow"})
 
@@ -192,31 +181,23 @@ def _build(parsed: _File) -> QueueCatalog:
 
 def load_queues(path: Path) -> QueueCatalog:
     """Read and check the queues file; the first problem (by line) raises ``QueueConfigError``."""
-    # Here, not at the top: the ivr.menus package imports this module.
-    from ivr.menus import source
 
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise QueueConfigError(f"{path}:1: cannot read queues file: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise QueueConfigError(f"{path}:1: not UTF-8 text") from None
-    try:
-        data, lines = source.load(text)
-    except source.SourceError as exc:
-        raise QueueConfigError(f"{path}:{exc.line}: {exc.message}") from None
+        data, lines = yamlfile.read(path, "queues file")
+    except yamlfile.SourceError as exc:
+        raise QueueConfigError(exc.at(path)) from None
 
     def first(found: list[tuple[_Loc, str]]) -> QueueConfigError:
-        loc, problem = min(found, key=lambda f: source.line_of(lines, f[0]))
+        loc, problem = min(found, key=lambda f: yamlfile.line_of(lines, f[0]))
         key = ".".join(str(p) for p in loc) or "(top level)"
-        return QueueConfigError(f"{path}:{source.line_of(lines, loc)}: {key}: {problem}")
+        return QueueConfigError(f"{path}:{yamlfile.line_of(lines, loc)}: {key}: {problem}")
 
     if not isinstance(data, dict):
         raise first([((), "must be a mapping (skills:, defaults:, queues:)")])
     try:
         parsed = _File.model_validate(data)
     except ValidationError as exc:
-        raise first([_problem_text(e) for e in exc.errors()]) from None
+        raise first([yamlfile.pydantic_problem(e) for e in exc.errors()]) from None
     found = _cross_checks(parsed)
     if found:
         raise first(found)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -37,8 +37,8 @@ from pydantic import (
     field_validator,
 )
 
-from hotline.calendar import Calendars, parse_window
-from ivr.menus import source
+from kernel import yamlfile
+from kernel.calendar import Calendars, parse_window
 
 DEFAULT_FILE = Path("config/shifts.yaml")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -912,19 +912,6 @@ class ShiftsInvalid(Exception):
 _Loc = tuple[object, ...]
 
 
-def _problem_text(err: Mapping[str, Any]) -> tuple[_Loc, str]:
-    # Dict-key errors end in "[key]"; validator names ("function-plain[...]") aren't places.
-    loc = tuple(p for p in err["loc"] if "[" not in str(p))
-    problem = str(err["msg"]).removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        problem = "unknown key"
-    elif err["type"] == "missing":
-        problem = "required"
-    elif err["type"] != "value_error" and isinstance(err.get("input"), str | int | float):
-        problem += f" (got {err['input']!r})"
-    return loc, problem
-
-
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
@@ -988,21 +975,15 @@ def load_shifts(path: Path, calendars: Calendars | None = None) -> ShiftConfig:
     ``holidays_from``.
     """
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ShiftsInvalid([f"{path}:1: cannot read shifts file: {exc.strerror}"]) from None
-    except UnicodeDecodeError:
-        raise ShiftsInvalid([f"{path}:1: not UTF-8 text"]) from None
-    try:
-        data, lines = source.load(text)
-    except source.SourceError as exc:
-        raise ShiftsInvalid([f"{path}:{exc.line}: {exc.message}"]) from None
+        data, lines = yamlfile.read(path, "shifts file")
+    except yamlfile.SourceError as exc:
+        raise ShiftsInvalid([exc.at(path)]) from None
 
     def problems(found: Iterable[tuple[_Loc, str]]) -> ShiftsInvalid:
         out = set()
         for loc, problem in found:
             key = ".".join(str(p) for p in loc) or "(top level)"
-            out.add((source.line_of(lines, loc), f"{key}: {problem}"))
+            out.add((yamlfile.line_of(lines, loc), f"{key}: {problem}"))
         return ShiftsInvalid([f"{path}:{line}: {msg}" for line, msg in sorted(out)])
 
     if not isinstance(data, dict):
@@ -1010,7 +991,7 @@ def load_shifts(path: Path, calendars: Calendars | None = None) -> ShiftConfig:
     try:
         parsed = _FileIn.model_validate(data)
     except ValidationError as exc:
-        raise problems(_problem_text(e) for e in exc.errors()) from None
+        raise problems(yamlfile.pydantic_problem(e) for e in exc.errors()) from None
     found = _cross_checks(parsed, calendars)
     if found:
         raise problems(found)

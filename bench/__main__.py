@@ -166,7 +166,7 @@ def _bench_ivr(scenarios: list[tuple[int, float]], runs: int) -> None:
 
 def _bench_acd(runs: int) -> None:
     from hotline.benchmarks.acd import format_table, run_acd_bench
-    from hotline.settings import load_settings
+    from kernel.settings import load_settings
 
     agents, callers = ACD_SCENARIO
     settings = load_settings(None)

@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 
 from hotline.node import ControllerNode
 from hotline.prompts_setup import system_prompts
-from hotline.settings import Settings
+from kernel.settings import Settings
 from ticketdb.engine import make_sessionmaker
 from ticketdb.models import Call
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hotline.settings import Settings, SettingsError, load_settings
+from kernel.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -404,7 +404,7 @@ def _load_shift_config(args: argparse.Namespace) -> tuple[Path, ShiftConfig]:
     """The shifts file (argument or config/shifts.yaml) with the configured calendar."""
     settings = _settings(args)
     from agents.shifts import DEFAULT_FILE, load_shifts
-    from hotline.calendar import load_calendars
+    from kernel.calendar import load_calendars
 
     path = Path(args.file) if args.file else DEFAULT_FILE
     calendar = settings.paths.calendar_file
@@ -675,8 +675,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from agents.queue_config import QueueConfigError
     from agents.shifts import ShiftsInvalid
-    from hotline.calendar import CalendarError
     from ivr.menus.model import MenuInvalid
+    from kernel.calendar import CalendarError
 
     try:
         return int(args.func(args))

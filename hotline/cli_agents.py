@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hotline.settings import Settings
+from kernel.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -59,7 +59,7 @@ def shift_config(settings: Settings) -> ShiftConfig | None:
     """The shift rules of ``paths.shifts_file`` (with the calendar's holidays), or None when
     there is no such file. Raises ShiftsInvalid or CalendarError for a broken file."""
     from agents.shifts import load_shifts
-    from hotline.calendar import load_calendars
+    from kernel.calendar import load_calendars
 
     path = settings.paths.shifts_file
     if not path.exists():
@@ -249,7 +249,7 @@ class AgentsCommands:
         settings = self._settings(args)
         from agents.seats import IllegalTransition
         from agents.shifts import ShiftsInvalid
-        from hotline.calendar import CalendarError
+        from kernel.calendar import CalendarError
         from ticketdb.seat_changes import RuleRefused, change_state
         from ticketdb.seats import StaleState, UnknownAgent
 

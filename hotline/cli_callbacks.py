@@ -20,7 +20,7 @@ from hotline.cli_agents import SessionOpener, SettingsLoader
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from hotline.settings import Settings
+    from kernel.settings import Settings
     from ticketdb.worklist import GenerateResult, WorkItem
     from tickets.callback_plan import CallbackRules
 
@@ -45,8 +45,8 @@ def generate_and_share(
     agents on shift now; commits. Raises SiteError, CalendarError, TicketRulesError or
     ShiftsInvalid for a broken configuration file."""
     from agents.shifts import load_shifts
-    from hotline.calendar import load_calendars
     from hotline.site_rules import load_ticket_site
+    from kernel.calendar import load_calendars
     from ticketdb.worklist import agents_on_shift, generate, share_out
 
     site = load_ticket_site(settings)
@@ -88,7 +88,7 @@ class CallbackCommands:
         self._db_session = db_session
 
     def _tz(self, settings: Settings) -> tzinfo:
-        from hotline.calendar import load_calendars
+        from kernel.calendar import load_calendars
 
         path = settings.paths.calendar_file
         return load_calendars(path).timezone if path.exists() else UTC

@@ -20,7 +20,7 @@ from hotline.cli_agents import SessionOpener, SettingsLoader
 from hotline.site_rules import SiteError, TicketSite, load_ticket_site
 
 if TYPE_CHECKING:
-    from hotline.settings import Settings
+    from kernel.settings import Settings
     from ticketdb.dispatch import DispatchResult
 
 EXIT_CONFIG = 2
@@ -29,7 +29,7 @@ SLA_STATES = ("breached", "near")
 
 def _site(settings: Settings) -> TicketSite | None:
     """``load_ticket_site``; None after reporting a broken file."""
-    from hotline.calendar import CalendarError
+    from kernel.calendar import CalendarError
     from tickets.config import TicketRulesError
 
     try:

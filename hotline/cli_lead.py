@@ -18,7 +18,7 @@ from hotline.cli_agents import SessionOpener, SettingsLoader, in_state_for
 
 if TYPE_CHECKING:
     from agents.shifts import ShiftConfig
-    from hotline.settings import Settings
+    from kernel.settings import Settings
     from ticketdb.wallboard import QueueStats
 
 EXIT_CONFIG = 2
@@ -35,7 +35,7 @@ def _stamp(at: datetime) -> str:
 def _shift_config(settings: Settings) -> ShiftConfig | None:
     """The shifts file with the configured calendar, or None when there is no shifts file."""
     from agents.shifts import load_shifts
-    from hotline.calendar import load_calendars
+    from kernel.calendar import load_calendars
 
     path = settings.paths.shifts_file
     if not path.exists():

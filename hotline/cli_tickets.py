@@ -203,7 +203,7 @@ class TicketsCommands:
 
     def list_(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
-        from hotline.calendar import CalendarError
+        from kernel.calendar import CalendarError
         from ticketdb.tickets import day_bounds, search
         from tickets.kinds import TicketInvalid
 
@@ -234,7 +234,7 @@ class TicketsCommands:
 
     def show(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
-        from hotline.calendar import CalendarError
+        from kernel.calendar import CalendarError
         from ticketdb.tickets import TicketNotFound, get_ticket, history
 
         try:

@@ -28,9 +28,10 @@ from typing import Any
 
 from hotline.demo_agents import Desk, SimulatedAgents
 from hotline.node import ControllerNode
-from hotline.settings import Settings
 from hotline.site import HotlineSite, SiteOptions
 from ivr.simulator import ScriptedCall
+from kernel.clock import utcnow
+from kernel.settings import Settings
 from ticketdb import call_log
 from ticketdb.engine import make_sessionmaker
 
@@ -116,7 +117,6 @@ def _seat_sample_agents(node: ControllerNode) -> tuple[list[Desk], list[str], li
     desks the simulated agents sit at, the phones that never answer, and who they all are
     (for the printout)."""
     from ticketdb import seats
-    from ticketdb.models import utcnow
 
     desks, silent, seated = [], [], []
     with make_sessionmaker(node.engine)() as s:

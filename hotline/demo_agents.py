@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from agents.seats import IllegalTransition
 from ivr.simulator import AriSimulator
 from ivr.simulator.model import PhoneBehaviour, SimChannel
+from kernel.clock import utcnow
 from ticketdb import seats
-from ticketdb.models import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from hotline.calendar import BusinessCalendar, load_calendars
 from hotline.scheduler import JobContext, JobSpec, daily, every
-from hotline.settings import Settings
 from hotline.site_rules import load_ticket_site
+from kernel.calendar import BusinessCalendar, load_calendars
+from kernel.settings import Settings
 from tickets.config import TicketRules
 
 if TYPE_CHECKING:

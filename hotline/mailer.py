@@ -18,9 +18,10 @@ from email.utils import format_datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.settings import SmtpSettings
+from kernel.backoff import RetryPolicy
+from kernel.settings import SmtpSettings
 from ticketdb.models import Notification
-from ticketdb.outbox import Backoff, backlog, claim, due_emails, record_attempt
+from ticketdb.outbox import backlog, claim, due_emails, record_attempt
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,8 @@ class DeliveryReport:
     note: str | None = None
 
 
-def backoff_for(smtp: SmtpSettings) -> Backoff:
-    return Backoff(smtp.retry_initial, smtp.retry_factor, smtp.retry_max, smtp.max_attempts)
+def backoff_for(smtp: SmtpSettings) -> RetryPolicy:
+    return RetryPolicy(smtp.retry_initial, smtp.retry_factor, smtp.retry_max, smtp.max_attempts)
 
 
 def lease_for(smtp: SmtpSettings) -> timedelta:

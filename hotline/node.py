@@ -24,7 +24,6 @@ from hotline.node_metrics import NodeMetrics
 from hotline.ops_server import OpsServer, start_ops
 from hotline.recordings import RecordingStore
 from hotline.scheduler import LeaderScheduler
-from hotline.settings import Settings
 from ivr.ari import AriClient, AriConfig, EventStream
 from ivr.call.greeting import GreetingService
 from ivr.call.inputs import DialStart
@@ -33,9 +32,11 @@ from ivr.menus.registry import MenuRegistry
 from ivr.queue.callback import CallbackFlow
 from ivr.queue.service import QueueService, QueueSettings
 from ivr.runtime.acd import QueueManager
-from ivr.runtime.controller import Controller, call_key, utc_now
+from ivr.runtime.controller import Controller, call_key
 from ivr.runtime.executor import CommandExecutor
 from ivr.runtime.phones import PhoneMonitor
+from kernel.clock import utcnow
+from kernel.settings import Settings
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
 from ticketdb.writer import RecordWriter
@@ -55,7 +56,7 @@ class ControllerNode:
         settings: Settings,
         prompts: Prompts,
         service_factory: Callable[[], Service] | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] = utcnow,
         menus: MenuRegistry | None = None,
         calendars: Any = None,
         caller_tiers: bool = False,
@@ -337,10 +338,10 @@ def prepare_ivr(settings: Settings) -> IvrParts:
     with messages that name the file and line; the CLI turns them into exit status 2.
     """
     from agents.shifts import load_shifts
-    from hotline.calendar import load_calendars
     from hotline.prompt_library import PromptLibrary
     from hotline.prompts_setup import system_prompts
     from ivr.menus.live import make_registry, queue_catalog
+    from kernel.calendar import load_calendars
 
     prompts = system_prompts(settings)
     calendars = (

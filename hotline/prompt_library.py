@@ -47,7 +47,7 @@ from hotline.prompts_setup import (
     default_texts_file,
     load_texts,
 )
-from hotline.settings import Settings
+from kernel.settings import Settings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", RuntimeWarning)

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 import yaml
 
-from hotline.settings import Settings
+from kernel.settings import Settings
 
 with warnings.catch_warnings():
     # pydub warns at import when ffmpeg is absent and about audioop's deprecation; only

@@ -44,7 +44,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Column, Engine, Float, MetaData, Table, Unicode, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.settings import Settings
+from kernel.clock import utcnow
+from kernel.settings import Settings
 from ticketdb.engine import make_sessionmaker
 from ticketdb.leases import acquire, claim_run, finish_run, release
 
@@ -58,10 +59,6 @@ PLACEHOLDER = "hotline.scheduler:stored_job"
 RESULT_LIMIT = 2000
 # Job threads per process: the jobs are short database sweeps.
 WORKERS = 4
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -143,7 +140,7 @@ class JobRunner:
         settings: Settings,
         sessions: sessionmaker[Session],
         node: str,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.jobs: Mapping[str, JobSpec] = {j.name: j for j in jobs}
         self.settings = settings
@@ -220,7 +217,7 @@ class LeaderScheduler:
         engine: Engine,
         *,
         lease_name: str = LEASE_NAME,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.node = settings.node.name
         # Unique per process: a restarted node waits for its old lease like anyone else.
@@ -401,8 +398,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    from hotline.calendar import CalendarError
-    from hotline.settings import SettingsError, load_settings
+    from kernel.calendar import CalendarError
+    from kernel.settings import SettingsError, load_settings
     from ticketdb.engine import make_engine
     from ticketdb.migrate import upgrade
 

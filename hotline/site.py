@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hotline.node import ControllerNode, IvrParts, prepare_ivr
-from hotline.settings import Settings
 from ivr.simulator import AriSimulator
+from kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from hotline.calendar import BusinessCalendar, Calendars
-    from hotline.settings import Settings
+    from kernel.calendar import BusinessCalendar, Calendars
+    from kernel.settings import Settings
     from tickets.config import TicketRules
 
 
@@ -50,7 +50,7 @@ def load_ticket_site(settings: Settings) -> TicketSite:
     """The rules of ``paths.tickets_file`` (``default_rules()`` without one) and the
     calendars of ``paths.calendar_file``. TicketRulesError or CalendarError for a broken
     file."""
-    from hotline.calendar import load_calendars
+    from kernel.calendar import load_calendars
     from tickets.config import default_rules, load_rules
 
     path = settings.paths.tickets_file

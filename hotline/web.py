@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from hotline.settings import Settings
+from kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 

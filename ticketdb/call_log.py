@@ -23,7 +23,8 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, String, Table, func, select, update
 from sqlalchemy.orm import Session
 
-from ticketdb.models import Call, utcnow
+from kernel.clock import utcnow
+from ticketdb.models import Call
 from ticketdb.sql import insert, transaction
 
 # What update_call (and end_call's extra fields) may set.

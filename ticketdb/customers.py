@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ticketdb.csvfile import csv_rows
-from ticketdb.models import CUSTOMER_TIERS, Customer, utcnow
+from kernel.clock import utcnow
+from kernel.csvfile import csv_rows
+from ticketdb.models import CUSTOMER_TIERS, Customer
 from ticketdb.sql import insert, transaction
 
 MAX_PHONE = 32

@@ -3,7 +3,7 @@ agents and their seat states."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -22,11 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from kernel.clock import utcnow
 from ticketdb.base import Base, JSONType, UTCDateTime
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Call(Base):

@@ -13,37 +13,19 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from kernel.backoff import RetryPolicy
 from ticketdb.models import Notification, NotificationAttempt
 from ticketdb.sql import transaction
 
 STATUSES = ("pending", "sent", "failed", "read")
 CHANNELS = ("email", "inapp")
-# Jitter spreads retries of messages that failed together (± this share of the delay).
-JITTER = 0.1
 # NotificationAttempt.error / Notification.last_error are Text; keep them readable.
 MAX_ERROR = 1000
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Delay before attempt n+1 after n failures: min(max, initial · factor^(n-1)) ± 10 %;
-    after ``max_attempts`` failures the message is given up (status "failed")."""
-
-    initial: float
-    factor: float
-    max: float
-    max_attempts: int
-
-    def delay(self, failures: int, rng: Callable[[], float] = random.random) -> float:
-        """Seconds to wait after the ``failures``-th failure (1 for the first)."""
-        base = min(self.max, self.initial * self.factor ** max(failures - 1, 0))
-        return base * (1 + JITTER * (2 * rng() - 1))
 
 
 def due_emails(s: Session, now: datetime, limit: int = 50) -> list[Notification]:
@@ -85,7 +67,7 @@ def record_attempt(
     ok: bool,
     error: str | None,
     now: datetime,
-    backoff: Backoff,
+    backoff: RetryPolicy,
     rng: Callable[[], float] = random.random,
 ) -> Notification:
     """Log one attempt; on success the message is sent, on failure it is due again after

@@ -41,15 +41,9 @@ from agents.seats import (
     transition,
 )
 from agents.shifts import SEAT_ROLES
-from ticketdb.csvfile import csv_rows
-from ticketdb.models import (
-    AGENT_ROLES,
-    Agent,
-    AgentSkill,
-    SeatState,
-    SeatStateChange,
-    utcnow,
-)
+from kernel.clock import utcnow
+from kernel.csvfile import csv_rows
+from ticketdb.models import AGENT_ROLES, Agent, AgentSkill, SeatState, SeatStateChange
 
 SYSTEM = "system"
 # Seats whose claim carries a live call leg: the system changes them only as the claim's node.

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import case, delete, exists, select
 from sqlalchemy.orm import Session
 
-from hotline.calendar import BusinessCalendar
+from kernel.calendar import BusinessCalendar
 from ticketdb.models import Ticket, TicketSla
 from ticketdb.sql import insert, transaction
 from tickets.config import TicketRules

@@ -53,8 +53,8 @@ from tickets.callback_plan import CallbackRules
 
 if TYPE_CHECKING:
     from agents.shifts import ShiftConfig
-    from hotline.calendar import BusinessCalendar
-    from hotline.settings import CallbackSettings
+    from kernel.calendar import BusinessCalendar
+    from kernel.settings import CallbackSettings
 
 GENERATED_NODE = ""
 GENERATED_SOURCES = ("complaint", "member", "survey")

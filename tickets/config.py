@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from ivr.menus.source import SourceError, line_of, load
+from kernel.yamlfile import SourceError, line_of, load
 
 KINDS = ("order", "complaint", "inquiry", "fault", "other")
 Kind = Literal["order", "complaint", "inquiry", "fault", "other"]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 
-from hotline.calendar import LOOKAHEAD_DAYS, BusinessCalendar
+from kernel.calendar import LOOKAHEAD_DAYS, BusinessCalendar
 from tickets.config import SlaPolicy
 
 TARGETS = ("first_response", "callback", "resolution")

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask
 
-from hotline.settings import Settings, SettingsError, load_settings
+from kernel.settings import Settings, SettingsError, load_settings
 
 
 def create_app(
@@ -28,7 +28,7 @@ def create_app(
     """
     from agents.queue_config import load_queues
     from agents.shifts import load_shifts
-    from hotline.calendar import load_calendars
+    from kernel.calendar import load_calendars
     from webapp import api, auth, db, errors, lead, live, pages
 
     settings = settings if settings is not None else load_settings()

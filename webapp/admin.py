@@ -33,9 +33,10 @@ from hotline.cli_users import (
     set_active,
     set_role,
 )
-from hotline.settings import Settings
+from kernel.clock import utcnow
+from kernel.settings import Settings
 from ticketdb import wallboard
-from ticketdb.models import Agent, AuditEntry, utcnow
+from ticketdb.models import Agent, AuditEntry
 from ticketdb.seats import UnknownAgent, agent_by_staff_number, list_seats, parse_skill, set_skills
 from webapp import admin_config
 from webapp.auth import login_required, me

@@ -25,10 +25,10 @@ from agents.shifts import (
     periods_at,
     shifts_on,
 )
-from hotline.calendar import CalendarError, Calendars, load_calendars
-from hotline.settings import Settings
 from ivr.menus.loader import load_menu
 from ivr.menus.model import Menu, MenuInvalid
+from kernel.calendar import CalendarError, Calendars, load_calendars
+from kernel.settings import Settings
 
 Status = Literal["ok", "error", "missing"]
 T = TypeVar("T")

@@ -25,10 +25,11 @@ from flask import Blueprint, Flask, Response
 from sqlalchemy import func, or_, select
 
 from agents.seats import AWAY_REASONS
-from hotline.settings import Settings
+from kernel.clock import utcnow
+from kernel.settings import Settings
 from ticketdb import worklist
 from ticketdb.audit import record_access
-from ticketdb.models import CallbackRequest, SeatState, Ticket, utcnow
+from ticketdb.models import CallbackRequest, SeatState, Ticket
 from ticketdb.screen_pop import (
     CallerHistory,
     ScreenPop,

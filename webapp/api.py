@@ -19,9 +19,10 @@ from flask import Blueprint, request
 from sqlalchemy import select
 
 from agents.seats import IllegalTransition, State
+from kernel.clock import utcnow
 from ticketdb import away_requests
 from ticketdb.customers import normalise_phone
-from ticketdb.models import Agent, CallControl, SeatState, utcnow
+from ticketdb.models import Agent, CallControl, SeatState
 from ticketdb.roster import set_acting_lead
 from ticketdb.seat_changes import RuleRefused, change_state, end_wrap_up, extend_wrap_up
 from ticketdb.seats import (

@@ -23,10 +23,10 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, request
 
-from hotline.settings import Settings
+from kernel.clock import utcnow
+from kernel.settings import Settings
 from ticketdb import worklist
 from ticketdb.audit import record_access
-from ticketdb.models import utcnow
 from ticketdb.seats import LEAD_ROLES
 from tickets.callback_plan import CallbackRules
 from webapp.auth import is_lead, json_body, login_required, me

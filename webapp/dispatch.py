@@ -20,9 +20,9 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, render_template_string, request
 
 from hotline.site_rules import TicketSite
+from kernel.clock import utcnow
 from ticketdb.audit import record_access
 from ticketdb.dispatch import dispatch_list
-from ticketdb.models import utcnow
 from ticketdb.seats import LEAD_ROLES
 from ticketdb.sla import breaches
 from tickets.dispatch import CSV_HEADER, cutoff_instant, order_row, parse_day, render_csv

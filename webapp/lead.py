@@ -9,8 +9,9 @@ from typing import Any
 
 from flask import Blueprint, request
 
+from kernel.clock import utcnow
 from ticketdb import wallboard
-from ticketdb.models import HandoverNote, LeadAlert, utcnow
+from ticketdb.models import HandoverNote, LeadAlert
 from ticketdb.seats import LEAD_ROLES
 from webapp.auth import json_body, login_required, me
 from webapp.db import db, queue_catalog

@@ -8,8 +8,9 @@ from typing import Any
 
 from flask import Blueprint, request
 
+from kernel.clock import utcnow
 from ticketdb import outbox
-from ticketdb.models import Agent, Notification, utcnow
+from ticketdb.models import Agent, Notification
 from webapp.auth import login_required, me
 from webapp.db import db
 from webapp.errors import ApiError

@@ -19,7 +19,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from hotline import health
 from hotline.metrics import CONTENT_TYPE, Counter, Family, Histogram, Registry
 from hotline.node_metrics import database_collector, process_collector
-from hotline.settings import Settings
+from kernel.settings import Settings
 from webapp import db
 
 bp = Blueprint("ops", __name__)

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, send_file
 
-from hotline.settings import Settings
+from kernel.settings import Settings
 from ticketdb.audit import record_access
 from ticketdb.models import Agent, Recording
 from ticketdb.recordings import get_recording

@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file
 
-from hotline.settings import Settings
+from kernel.settings import Settings
 from webapp.auth import json_body, login_required, me
 from webapp.errors import ApiError
 from webapp.masking import shown_number

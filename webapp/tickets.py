@@ -28,8 +28,9 @@ from urllib.parse import urlencode
 from flask import Blueprint, Flask, current_app, request
 
 from hotline.site_rules import TicketSite
+from kernel.clock import utcnow
 from ticketdb.audit import record_access
-from ticketdb.models import Call, Ticket, TicketEvent, utcnow
+from ticketdb.models import Call, Ticket, TicketEvent
 from ticketdb.recordings import recordings_of_call
 from ticketdb.tickets import (
     StaleTicket,

@@ -31,10 +31,11 @@ from flask import Blueprint, Flask, Response, abort, url_for
 from sqlalchemy import select
 
 from agents.seats import AWAY_REASONS, IllegalTransition
-from hotline.settings import Settings
+from kernel.clock import utcnow
+from kernel.settings import Settings
 from ticketdb import away_requests, wallboard_stats
 from ticketdb.audit import record_access
-from ticketdb.models import Agent, utcnow
+from ticketdb.models import Agent
 from ticketdb.seat_changes import RuleRefused, change_state
 from ticketdb.seats import LEAD_ROLES, StaleState, UnknownAgent
 from ticketdb.sla import breaches

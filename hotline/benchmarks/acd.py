@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotline.benchmarks.harness import BenchError, fresh_database
-from hotline.settings import Settings
+from kernel.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -577,7 +577,7 @@ async def run_acd_bench(
     if talk_seconds <= 0:
         raise BenchError("--talk must be more than 0 s")
     if settings is None:
-        from hotline.settings import load_settings
+        from kernel.settings import load_settings
 
         settings = load_settings(None)
     work = Path(tempfile.mkdtemp(prefix="hotline-bench-acd-"))

@@ -64,7 +64,7 @@ from hotline.benchmarks.load import (
     rates,
     setup_logging,
 )
-from hotline.settings import Settings
+from kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from typing import Any
 
 import aiohttp
 
-from hotline.settings import Settings
+from kernel.settings import Settings
 
 # A controller that needs longer than this to connect (migrations, prompt building are
 # done before it starts) is reported as failing to start.

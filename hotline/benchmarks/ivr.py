@@ -63,7 +63,7 @@ from hotline.benchmarks.harness import (
     proc_cpu_seconds,
     wait_ping,
 )
-from hotline.settings import Settings
+from kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -89,7 +89,7 @@ from hotline.benchmarks.harness import (
     histogram_quantile,
     settings_toml,
 )
-from hotline.settings import Settings
+from kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from hotline.benchmarks.load import (
     rss_figures,
     setup_logging,
 )
-from hotline.settings import Settings
+from kernel.settings import Settings
 
 MAX_TASK_GROWTH = 2
 MAX_FD_GROWTH = 4

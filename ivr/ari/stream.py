@@ -24,9 +24,9 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 
 from ivr.ari import errors
-from ivr.ari.backoff import Backoff
 from ivr.ari.client import AriClient, AriConfig
 from ivr.ari.events import ApplicationReplaced, Event, MalformedEvent, parse_event
+from kernel.backoff import Backoff
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from ivr.menus.schema import Prompt
 
 if TYPE_CHECKING:
     from hotline.prompt_library import PromptLibrary
-    from hotline.settings import Settings
+    from kernel.settings import Settings
 
 
 def live_menu_path(settings: Settings) -> Path:
@@ -30,7 +30,7 @@ def calendar_names(settings: Settings) -> list[str] | None:
     path = settings.paths.calendar_file
     if not path.exists():
         return None
-    from hotline.calendar import load_calendars
+    from kernel.calendar import load_calendars
 
     return list(load_calendars(path).names)
 

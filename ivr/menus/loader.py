@@ -8,10 +8,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from agents.queue_config import QueueCatalog
-from ivr.menus import source
 from ivr.menus.check import check
 from ivr.menus.model import Menu, MenuInvalid, Problem
 from ivr.menus.schema import MenuFile
+from kernel import yamlfile
 
 
 def _clean_loc(loc: tuple[int | str, ...]) -> tuple[str, ...]:
@@ -31,9 +31,9 @@ def parse_menu(path: Path, text: str | None = None) -> Menu:
         except UnicodeDecodeError:
             raise MenuInvalid([Problem(name, 1, "not UTF-8 text")]) from None
     try:
-        data, lines = source.load(text)
-    except source.SourceError as exc:
-        raise MenuInvalid([Problem(name, exc.line, exc.message)]) from None
+        data, lines = yamlfile.load(text)
+    except yamlfile.SourceError as exc:
+        raise MenuInvalid([Problem(name, exc.line or 1, exc.message)]) from None
     if not isinstance(data, dict):
         raise MenuInvalid([Problem(name, 1, "a menu file must be a mapping (menu:, nodes: …)")])
     try:
@@ -47,7 +47,7 @@ def parse_menu(path: Path, text: str | None = None) -> Menu:
                 msg = "unknown key"
             where = ".".join(loc)
             problems.append(
-                Problem(name, source.line_of(lines, loc), f"{where}: {msg}" if where else msg)
+                Problem(name, yamlfile.line_of(lines, loc), f"{where}: {msg}" if where else msg)
             )
         raise MenuInvalid(sorted(set(problems), key=lambda p: (p.line, p.message))) from None
     return Menu(spec, path, text, lines)

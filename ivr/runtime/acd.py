@@ -45,10 +45,10 @@ from agents.distribution import (
 )
 from agents.queue_config import QueueCatalog, QueueConfig
 from agents.shifts import DUTY_STATES, ShiftConfig, team_on_shift
-from hotline.settings import AcdSettings
 from ivr.call import commands as cmd
 from ivr.call import inputs as inp
 from ivr.queue.callback import CallbackJob
+from kernel.settings import AcdSettings
 from ticketdb import nodes, offers, phones
 from ticketdb import queue as entries
 from ticketdb.models import Agent, Call, CallControl, SeatState, SeatStateChange

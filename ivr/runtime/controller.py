@@ -27,7 +27,7 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,16 +42,13 @@ from ivr.call.service import Prompts, Service
 from ivr.runtime import callctx, translate
 from ivr.runtime.executor import CommandExecutor, Writer
 from ivr.runtime.session import CallSession
+from kernel.clock import utcnow
 from ticketdb import call_log
 
 log = logging.getLogger(__name__)
 
 
 RECONCILE_RETRY_DELAYS = (0.1, 0.3, 1.0, 3.0, 5.0)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def call_key(channel_id: str) -> str:
@@ -94,7 +91,7 @@ class Controller:
         prompts: Prompts,
         service_factory: Callable[[], Service],
         default_language: str = "en",
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] = utcnow,
         executor: CommandExecutor | None = None,
         adopt_grace: float = 0.5,
         tier_lookup: Callable[[str], str] | None = None,

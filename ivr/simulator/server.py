@@ -199,7 +199,8 @@ class AriSimulator:
 
     def fail_next(self, count: int, status: int = 503, match: str = "") -> None:
         """Answer the next ``count`` ARI requests with ``status``; with ``match``, only
-        requests whose ``"METHOD /path"`` starts with it (e.g. ``"DELETE /ari/channels/"``)."""
+        requests whose ``"METHOD /path"`` starts with it (e.g. ``"DELETE /ari/channels/"``).
+        Not the events socket: ``refuse_events`` keeps that one out."""
         self.fail_remaining, self.fail_status, self.fail_match = count, status, match
 
     def delay_events(self, seconds: float) -> None:

@@ -27,12 +27,12 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.cli_agents import set_password
-from hotline.settings import Settings
 from hotline.site import HotlineSite, SiteOptions
+from kernel.clock import utcnow
+from kernel.settings import Settings
 from ticketdb import seats
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
-from ticketdb.models import utcnow
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]

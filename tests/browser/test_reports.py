@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Page, expect
 
+from kernel.clock import utcnow
 from tests.browser.conftest import BrowserSite
 from tests.browser.helpers import login
-from ticketdb.models import Call, Ticket, utcnow
+from ticketdb.models import Call, Ticket
 
 # The site runs on the shipped calendar's zone.
 TZ = ZoneInfo("Asia/Shanghai")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
+from kernel.clock import utcnow
 from tests.browser.conftest import BrowserSite
 from tests.browser.helpers import login
-from ticketdb.models import utcnow
 from ticketdb.tickets import create_ticket
 
 XSS = '<img src=x onerror="alert(1)"><script>alert(2)</script>'

@@ -18,8 +18,8 @@ import pytest_asyncio
 
 from hotline.node import ControllerNode
 from hotline.prompts_setup import system_prompts
-from hotline.settings import Settings
 from ivr.simulator import AriSimulator
+from kernel.settings import Settings
 
 PASSWORD = secrets.token_urlsafe(12)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 
-from hotline.settings import Settings
+from kernel.settings import Settings
 from webapp.api_v1 import agents, auth, callbacks, calls, customers, openapi, tickets
 from webapp.live import watcher
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from flask import Blueprint
 
-from ticketdb.models import SEAT_STATES, Agent, SeatState, utcnow
+from kernel.clock import utcnow
+from ticketdb.models import SEAT_STATES, Agent, SeatState
 from ticketdb.seats import agent_by_staff_number, get_seat, list_seats, skills_of
 from webapp.api_v1.common import (
     arg,

@@ -21,7 +21,7 @@ from typing import Any
 from flask import Blueprint, current_app
 from sqlalchemy import select
 
-from hotline.settings import Settings
+from kernel.settings import Settings
 from ticketdb import worklist
 from ticketdb.callbacks import MAX_API_KEY, request_from_api
 from ticketdb.customers import normalise_phone

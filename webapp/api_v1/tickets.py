@@ -21,7 +21,8 @@ from typing import Any
 
 from flask import Blueprint
 
-from ticketdb.models import TICKET_KINDS, TICKET_STATUSES, Call, Ticket, TicketEvent, utcnow
+from kernel.clock import utcnow
+from ticketdb.models import TICKET_KINDS, TICKET_STATUSES, Call, Ticket, TicketEvent
 from ticketdb.tickets import (
     StaleTicket,
     TicketNotFound,

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotline.demo_agents import Desk, HandleTimes, SimulatedAgents
 from ivr.simulator import AriSimulator
 from ivr.simulator.model import PhoneBehaviour, SimChannel
+from kernel.clock import utcnow
 from tests.integration.conftest import wait_for
 from ticketdb import seats
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
-from ticketdb.models import utcnow
 
 APP = "demo-test"
 # Quick, but still random: every time is drawn from its log-normal.

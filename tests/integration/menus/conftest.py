@@ -16,11 +16,11 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from hotline.calendar import load_calendars
 from hotline.node import ControllerNode
 from hotline.prompt_library import PromptLibrary
 from ivr.menus.live import make_registry
 from ivr.simulator import AriSimulator
+from kernel.calendar import load_calendars
 from tests.integration.conftest import make_settings
 from ticketdb.engine import make_sessionmaker
 from ticketdb.models import Call

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.mailer import NOT_CONFIGURED, DeliveryReport, deliver_due
-from hotline.settings import SmtpSettings
+from kernel.settings import SmtpSettings
 from tests.integration.notifications.conftest import SmtpServer
 from ticketdb.escalations import escalate
 from ticketdb.models import Notification, NotificationAttempt, Ticket

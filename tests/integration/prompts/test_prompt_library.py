@@ -16,7 +16,7 @@ import pytest
 from hotline.asterisk_conf import load_conf, moh_classes
 from hotline.prompt_library import PromptLibrary, build_menu_prompts, wav_seconds
 from hotline.prompts_setup import ESPEAK_MISSING, PromptBuildError, build_prompts
-from hotline.settings import IvrSettings, PathSettings, Settings
+from kernel.settings import IvrSettings, PathSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = ROOT / "config" / "prompts.yaml"

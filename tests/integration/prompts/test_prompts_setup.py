@@ -16,7 +16,7 @@ from hotline.prompts_setup import (
     load_texts,
     system_prompts,
 )
-from hotline.settings import IvrSettings, PathSettings, Settings
+from kernel.settings import IvrSettings, PathSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = ROOT / "config" / "prompts.yaml"

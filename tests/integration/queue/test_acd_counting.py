@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agents.queue_config import load_queues
 from agents.shifts import load_shifts
-from hotline.settings import AcdSettings
 from ivr.runtime.acd import STAFFED_CACHE_SECONDS, QueueManager
+from kernel.settings import AcdSettings
 from tests.integration.queue.test_lead_watch import TWO_SHIFTS  # day 08-16, evening 16-24
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade

@@ -15,10 +15,10 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from hotline.calendar import load_calendars
 from hotline.node import ControllerNode
 from ivr.queue.direct import DirectToQueue
 from ivr.simulator import AriSimulator
+from kernel.calendar import load_calendars
 from tests.integration.conftest import make_settings, wait_for
 from tests.integration.queue.conftest import QueueNode, catalog
 from ticketdb import queue as entries

@@ -9,10 +9,10 @@ import pytest
 
 from agents.shifts import load_shifts
 from ivr.simulator import AriSimulator
+from kernel.clock import utcnow
 from tests.integration.conftest import wait_for
 from tests.integration.queue.conftest import QueueNodeFactory
 from ticketdb import seats, wallboard
-from ticketdb.models import utcnow
 
 SHIFTS = """\
 timezone: UTC

@@ -7,10 +7,11 @@ from sqlalchemy import select
 
 from ivr.simulator import AriSimulator
 from ivr.simulator.callers import ScriptedCall
+from kernel.clock import utcnow
 from tests.integration.conftest import wait_for
 from tests.integration.queue.conftest import QueueNode, QueueNodeFactory, catalog
 from ticketdb import seats, wallboard
-from ticketdb.models import CallbackRequest, utcnow
+from ticketdb.models import CallbackRequest
 
 
 @pytest.fixture

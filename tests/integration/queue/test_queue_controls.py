@@ -8,9 +8,10 @@ from sqlalchemy import select
 
 from ivr.simulator import AriSimulator
 from ivr.simulator.callers import ScriptedCall
+from kernel.clock import utcnow
 from tests.integration.conftest import wait_for
 from tests.integration.queue.conftest import QueueNode, QueueNodeFactory, catalog
-from ticketdb.models import CallControl, QueueEntry, utcnow
+from ticketdb.models import CallControl, QueueEntry
 
 QUEUES = catalog(sales={}, support={"skills": {"support"}})
 

@@ -16,13 +16,14 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from hotline.node import ControllerNode
-from hotline.settings import Settings
 from ivr.queue.direct import DirectToQueue
 from ivr.simulator import AriSimulator
+from kernel.clock import utcnow
+from kernel.settings import Settings
 from tests.integration.conftest import make_settings, wait_for
 from tests.integration.queue.conftest import QueueNode, catalog
 from ticketdb import seats, wallboard
-from ticketdb.models import Call, Recording, utcnow
+from ticketdb.models import Call, Recording
 
 RecordingNodeFactory = Callable[..., Awaitable[QueueNode]]
 TALK = 1.5  # the agent hangs up this long after answering

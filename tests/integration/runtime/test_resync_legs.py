@@ -9,6 +9,7 @@ from __future__ import annotations
 from ivr.simulator import AriSimulator
 from ivr.simulator.callers import ScriptedCall
 from ivr.simulator.model import SimChannel
+from kernel.clock import utcnow
 from tests.integration.conftest import wait_for
 from tests.integration.queue.conftest import (  # noqa: F401  (the fixture)
     QueueNode,
@@ -17,7 +18,6 @@ from tests.integration.queue.conftest import (  # noqa: F401  (the fixture)
     queue_node,
 )
 from ticketdb import seats
-from ticketdb.models import utcnow
 
 
 def leg_events(qn: QueueNode, call: ScriptedCall) -> list[object]:

@@ -8,7 +8,7 @@ outside the database, so a second run of one occurrence would show as a second l
 from __future__ import annotations
 
 from hotline.scheduler import JobContext, JobSpec, every
-from hotline.settings import Settings
+from kernel.settings import Settings
 
 TICKS_FILE = "ticks.log"
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.jobs import registry
 from hotline.scheduler import JobRunner, JobSpec
-from hotline.settings import Settings
+from kernel.settings import Settings
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
 from ticketdb.models import Call, LeadAlert, RetentionRun

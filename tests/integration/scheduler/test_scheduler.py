@@ -22,7 +22,7 @@ from hotline.scheduler import (
     every,
     stored_next_runs,
 )
-from hotline.settings import Settings
+from kernel.settings import Settings
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.leases import current_lease
 from ticketdb.migrate import upgrade

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from kernel.backoff import RetryPolicy
 from ticketdb.models import Notification
 from ticketdb.outbox import (
-    Backoff,
     attempts_for,
     backlog,
     claim,
@@ -22,7 +22,7 @@ from ticketdb.outbox import (
 )
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
-BACKOFF = Backoff(initial=30, factor=2, max=100, max_attempts=4)
+BACKOFF = RetryPolicy(initial=30, factor=2, max=100, max_attempts=4)
 LEASE = timedelta(minutes=2)
 
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.calendar import BusinessCalendar, load_calendars
+from kernel.calendar import BusinessCalendar, load_calendars
 from ticketdb.models import Ticket, TicketSla
 from ticketdb.sla import breaches, sweep
 from tickets.config import parse_rules

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.calendar import BusinessCalendar
-from hotline.settings import CallbackSettings
+from kernel.calendar import BusinessCalendar
+from kernel.settings import CallbackSettings
 from ticketdb import queue as entries
 from ticketdb import worklist
 from ticketdb.callbacks import request_callback

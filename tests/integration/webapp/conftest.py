@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.cli_agents import set_password
-from hotline.settings import Settings
+from kernel.settings import Settings
 from ticketdb.migrate import upgrade
 from ticketdb.seats import add_agent
 from webapp import close_app, create_app

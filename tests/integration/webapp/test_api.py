@@ -12,9 +12,10 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.settings import SettingsError
+from kernel.clock import utcnow
+from kernel.settings import SettingsError
 from ticketdb import phones
-from ticketdb.models import CallControl, utcnow
+from ticketdb.models import CallControl
 from ticketdb.phones import PhoneSeen
 from ticketdb.seats import SYSTEM, claim_available, get_seat, history, set_state
 from webapp import close_app, create_app

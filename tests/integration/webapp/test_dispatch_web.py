@@ -16,13 +16,14 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.calendar import load_calendars
-from hotline.settings import Settings
+from kernel.calendar import load_calendars
+from kernel.clock import utcnow
+from kernel.settings import Settings
 from tests.integration.webapp.conftest import SHIFTS, Client, make_agent
 from ticketdb.audit import entries_for
 from ticketdb.dispatch import run_dispatch
 from ticketdb.migrate import upgrade
-from ticketdb.models import Ticket, utcnow
+from ticketdb.models import Ticket
 from ticketdb.sla import sweep
 from tickets.config import load_rules
 from webapp import close_app, create_app

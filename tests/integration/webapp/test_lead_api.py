@@ -7,9 +7,10 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
+from kernel.clock import utcnow
 from tests.integration.webapp.conftest import Client, make_agent
 from ticketdb import wallboard
-from ticketdb.models import Call, utcnow
+from ticketdb.models import Call
 
 
 def test_lead_sees_queues_with_the_staffing_estimate(

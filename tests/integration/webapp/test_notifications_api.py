@@ -9,9 +9,10 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
+from kernel.clock import utcnow
 from tests.integration.webapp.conftest import Client, make_agent
 from ticketdb.escalations import escalate
-from ticketdb.models import Notification, Ticket, utcnow
+from ticketdb.models import Notification, Ticket
 from tickets.config import load_rules
 
 SHIPPED = Path(__file__).resolve().parents[3] / "config" / "tickets.yaml"

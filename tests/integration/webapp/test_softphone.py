@@ -18,15 +18,15 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.settings import Settings
 from hotline.site import HotlineSite, SiteOptions
 from ivr.simulator import AriSimulator
 from ivr.simulator.model import PhoneBehaviour
+from kernel.clock import utcnow
+from kernel.settings import Settings
 from tests.integration.webapp.conftest import SHIFTS, Client, make_agent
 from ticketdb import call_log, seats
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
-from ticketdb.models import utcnow
 from webapp.softphone_line import SoftphoneLine
 
 T = TypeVar("T")

@@ -10,9 +10,10 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from kernel.clock import utcnow
 from ticketdb.audit import entries_for
 from ticketdb.customers import upsert_customer
-from ticketdb.models import Call, Notification, Recording, utcnow
+from ticketdb.models import Call, Notification, Recording
 from ticketdb.tickets import assign, get_ticket, history
 
 from .conftest import Client, make_agent

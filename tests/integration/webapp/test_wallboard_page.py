@@ -17,9 +17,10 @@ from flask import Flask
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from kernel.clock import utcnow
 from ticketdb import phones
 from ticketdb.audit import entries_for
-from ticketdb.models import Agent, Call, LeadAlert, QueueEntry, SeatState, TicketSla, utcnow
+from ticketdb.models import Agent, Call, LeadAlert, QueueEntry, SeatState, TicketSla
 from ticketdb.phones import PhoneSeen
 from ticketdb.seats import history, set_state
 from ticketdb.wallboard import raise_alert

@@ -43,7 +43,7 @@ from agents.shifts import (
     routable,
     staffing,
 )
-from hotline.calendar import load_calendars
+from kernel.calendar import load_calendars
 
 REPO = Path(__file__).resolve().parents[3]
 SH = ZoneInfo("Asia/Shanghai")

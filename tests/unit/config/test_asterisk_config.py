@@ -25,7 +25,7 @@ from hotline.asterisk_conf import (
     parse_conf,
     uncomment,
 )
-from hotline.settings import Settings
+from kernel.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "config" / "asterisk"

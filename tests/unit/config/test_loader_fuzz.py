@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from agents.queue_config import QueueConfigError, load_queues
 from agents.shifts import ShiftsInvalid, load_shifts
-from hotline.calendar import CalendarError, load_calendars
-from hotline.settings import SettingsError, load_settings
 from ivr.menus.loader import load_menu
 from ivr.menus.model import MenuInvalid
+from kernel.calendar import CalendarError, load_calendars
+from kernel.settings import SettingsError, load_settings
 from tickets.config import TicketRulesError, load_rules
 
 REPO = Path(__file__).resolve().parents[3]

@@ -22,7 +22,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agents.queue_config import QueueCatalog, load_queues
-from hotline.calendar import load_calendars
 from ivr.call import commands as cmd
 from ivr.call import inputs as inp
 from ivr.call.flow import CallFlow
@@ -30,6 +29,7 @@ from ivr.call.service import Service, ServiceContext
 from ivr.menus.engine import MenuService
 from ivr.menus.loader import load_menu
 from ivr.menus.model import Menu
+from kernel.calendar import load_calendars
 from tests.unit.menus.harness import SysPrompts, resolver
 
 REPO = Path(__file__).resolve().parents[3]

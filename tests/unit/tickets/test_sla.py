@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hotline.calendar import BusinessCalendar, load_calendars
+from kernel.calendar import BusinessCalendar, load_calendars
 from tickets.config import SlaPolicy, parse_rules
 from tickets.sla import add_working_days, due_instants, evaluate, state_of
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from agents.queue_config import load_queues
-from hotline.calendar import load_calendars
 from ivr.menus.loader import load_menu, parse_menu
 from ivr.menus.model import Menu
+from kernel.calendar import load_calendars
 from webapp.menu_diagram import BOX_H, diagram_of, fit, layout, menu_svg
 
 REPO = Path(__file__).resolve().parents[3]

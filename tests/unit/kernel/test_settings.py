@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.settings import SettingsError, load_settings
+from kernel.settings import SettingsError, load_settings
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from ivr.ari.backoff import Backoff
+from kernel.backoff import Backoff, RetryPolicy, ceiling
 
 
 def test_without_jitter_the_schedule_doubles_up_to_the_cap() -> None:
@@ -36,3 +36,11 @@ def test_reset_starts_from_the_bottom_again() -> None:
 def test_huge_attempt_counts_do_not_overflow() -> None:
     b = Backoff(initial=0.5, maximum=30.0, jitter=0.0, attempt=10_000)
     assert b.next_delay() == 30.0
+
+
+def test_a_retry_policy_grows_to_its_cap_with_symmetric_jitter() -> None:
+    policy = RetryPolicy(initial=30, factor=2, max=100, max_attempts=4)
+    assert [policy.delay(n, lambda: 0.5) for n in (1, 2, 3, 4)] == [30, 60, 100, 100]
+    assert policy.delay(1, lambda: 0.0) == pytest.approx(27)  # -10 %
+    assert policy.delay(1, lambda: 1.0) == pytest.approx(33)  # +10 %
+    assert ceiling(10_000, 0.5, 2.0, 30.0) == 30.0  # no overflow

@@ -7,18 +7,80 @@ remembering where each key and item sits for error messages (``file:line: …``)
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 Path_ = tuple[str, ...]
+Lines = dict[Path_, int]
+M = TypeVar("M", bound=BaseModel)
 
 
 class SourceError(ValueError):
-    def __init__(self, line: int, message: str) -> None:
+    """A file that is not readable YAML; ``line`` None when no line applies."""
+
+    def __init__(self, line: int | None, message: str) -> None:
         super().__init__(message)
         self.line = line
         self.message = message
+
+    def at(self, path: Path | str) -> str:
+        """``path:line: message`` (``path: message`` without a line)."""
+        where = f"{path}:{self.line}" if self.line is not None else f"{path}"
+        return f"{where}: {self.message}"
+
+
+def read(path: Path, what: str = "", *, unreadable_line: int | None = 1) -> tuple[Any, Lines]:
+    """Read and compose the YAML file ``path``: its data and every key path's line.
+
+    Every problem is a ``SourceError``: a file that cannot be read (``cannot read
+    <what>: …``, at ``unreadable_line``), text that is not UTF-8, YAML that is not valid.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        named = f" {what}" if what else ""
+        raise SourceError(unreadable_line, f"cannot read{named}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SourceError(1, "not UTF-8 text") from None
+    return load(text)
+
+
+def pydantic_problem(err: Mapping[str, Any]) -> tuple[tuple[object, ...], str]:
+    """One pydantic error as (key path, problem) in the words our messages use."""
+    # Dict-key errors end in "[key]"; validator names ("function-after[...]") aren't places.
+    loc = tuple(p for p in err["loc"] if "[" not in str(p))
+    problem = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        problem = "unknown key"
+    elif err["type"] == "missing":
+        problem = "required"
+    elif err["type"] != "value_error" and isinstance(err.get("input"), str | int | float):
+        problem += f" (got {err['input']!r})"
+    return loc, problem
+
+
+class CheckedError(ValueError):
+    """``load_checked``'s error: one line, ``file:line: key: problem``."""
+
+
+def load_checked(path: Path, model: type[M], what: str = "") -> tuple[M, Lines]:
+    """Read ``path`` and validate it as ``model``; the first problem (by line) raises
+    ``CheckedError`` naming the file, the line and the key."""
+    try:
+        data, lines = read(path, what)
+    except SourceError as exc:
+        raise CheckedError(exc.at(path)) from None
+    try:
+        return model.model_validate(data if data is not None else {}), lines
+    except ValidationError as exc:
+        found = [pydantic_problem(e) for e in exc.errors()]
+        loc, problem = min(found, key=lambda f: line_of(lines, f[0]))
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        raise CheckedError(f"{path}:{line_of(lines, loc)}: {key}: {problem}") from None
 
 
 def load(text: str) -> tuple[Any, dict[Path_, int]]:

@@ -32,9 +32,7 @@ from pydantic import (
     field_validator,
 )
 
-from ivr.menus.source import SourceError as _SourceError
-from ivr.menus.source import line_of as _line_of
-from ivr.menus.source import load as _compose
+from kernel import yamlfile
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # How far next_open looks ahead: a year, so even an annual shutdown has an answer.
@@ -270,42 +268,23 @@ _Loc = tuple[str, ...]
 def _describe(exc: ValidationError) -> tuple[tuple[object, ...], str]:
     # A misspelt key also makes the real one "missing": name the misspelling.
     err = min(exc.errors(), key=lambda e: e["type"] == "missing")
-    # Dict-key errors end in "[key]"; the key itself is the last real part.
-    loc = tuple(p for p in err["loc"] if p != "[key]")
-    problem = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        problem = (
-            f"unknown weekday (use {', '.join(WEEKDAYS)})"
-            if len(loc) >= 2 and loc[-2] == "weekly"
-            else "unknown key"
-        )
-    elif err["type"] == "missing":
-        problem = "required"
-    got = err.get("input")
-    if err["type"] not in ("extra_forbidden", "missing", "value_error") and isinstance(
-        got, str | int | float
-    ):
-        problem += f" (got {got!r})"
+    loc, problem = yamlfile.pydantic_problem(err)
+    if err["type"] == "extra_forbidden" and len(loc) >= 2 and loc[-2] == "weekly":
+        problem = f"unknown weekday (use {', '.join(WEEKDAYS)})"
     return loc, problem
 
 
 def load_calendars(path: Path) -> Calendars:
     """Read and validate the calendar file; any problem raises ``CalendarError``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CalendarError(f"{path}: cannot read calendar file: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise CalendarError(f"{path}:1: not UTF-8 text") from None
 
     def fail(loc: tuple[object, ...], problem: str) -> CalendarError:
         key = ".".join(str(p) for p in loc) or "(top level)"
-        return CalendarError(f"{path}:{_line_of(lines, loc)}: {key}: {problem}")
+        return CalendarError(f"{path}:{yamlfile.line_of(lines, loc)}: {key}: {problem}")
 
     try:
-        data, lines = _compose(text)
-    except _SourceError as exc:
-        raise CalendarError(f"{path}:{exc.line}: {exc.message}") from None
+        data, lines = yamlfile.read(path, "calendar file", unreadable_line=None)
+    except yamlfile.SourceError as exc:
+        raise CalendarError(exc.at(path)) from None
     try:
         parsed = _File.model_validate(data if data is not None else {})
     except ValidationError as exc:

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hotline.calendar import BusinessCalendar, CalendarError, load_calendars
-from hotline.settings import Settings
+from kernel.calendar import BusinessCalendar, CalendarError, load_calendars
+from kernel.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
 SH = ZoneInfo("Asia/Shanghai")

@@ -165,7 +165,7 @@ def _bench_ivr(scenarios: list[tuple[int, float]], runs: int) -> None:
 
 
 def _bench_acd(runs: int) -> None:
-    from hotline.benchmarks.acd import format_table, run_acd_bench
+    from bench.acd import format_table, run_acd_bench
     from kernel.settings import load_settings
 
     agents, callers = ACD_SCENARIO

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from agents.shifts import ShiftConfig
-    from hotline.benchmarks.load import LoadConfig
+    from bench.load import LoadConfig
 
 EXIT_CONFIG = 2
 # ticketdb.models.CUSTOMER_TIERS, repeated so --help needs no SQLAlchemy import.
@@ -109,7 +109,7 @@ def cmd_menus_show(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     import secrets
 
-    from ivr.simulator import serve_forever
+    from simulator.server import serve_forever
 
     _setup_logging(args.verbose, args.log_format)
     password = args.password or os.environ.get("HOTLINE_ARI_PASSWORD") or secrets.token_urlsafe(12)
@@ -146,7 +146,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_bench_ivr(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from hotline.benchmarks.ivr import main as bench_ivr
+    from bench.ivr import main as bench_ivr
 
     return bench_ivr(
         settings,
@@ -164,7 +164,7 @@ def cmd_bench_ivr(args: argparse.Namespace) -> int:
 
 def cmd_bench_acd(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from hotline.benchmarks.acd import main as bench_acd
+    from bench.acd import main as bench_acd
 
     return bench_acd(
         settings,
@@ -179,7 +179,7 @@ def cmd_bench_acd(args: argparse.Namespace) -> int:
 
 def _load_config(args: argparse.Namespace, duration: float) -> LoadConfig:
     """The options every load-driven benchmark shares (``BenchError`` for a bad --mix)."""
-    from hotline.benchmarks.load import DEFAULT_MIX, LoadConfig, parse_mix
+    from bench.load import DEFAULT_MIX, LoadConfig, parse_mix
 
     return LoadConfig(
         rate=args.rate,
@@ -200,8 +200,8 @@ def _load_config(args: argparse.Namespace, duration: float) -> LoadConfig:
 
 def cmd_bench_load(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from hotline.benchmarks.harness import BenchError
-    from hotline.benchmarks.load import main as bench_load
+    from bench.harness import BenchError
+    from bench.load import main as bench_load
 
     try:
         config = _load_config(args, args.duration)
@@ -213,8 +213,8 @@ def cmd_bench_load(args: argparse.Namespace) -> int:
 
 def cmd_bench_soak(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from hotline.benchmarks.harness import BenchError
-    from hotline.benchmarks.soak import main as bench_soak
+    from bench.harness import BenchError
+    from bench.soak import main as bench_soak
 
     try:
         config = _load_config(args, args.minutes * 60)
@@ -233,8 +233,8 @@ def cmd_bench_soak(args: argparse.Namespace) -> int:
 
 def cmd_bench_faults(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from hotline.benchmarks.faults import main as bench_faults
-    from hotline.benchmarks.harness import BenchError
+    from bench.faults import main as bench_faults
+    from bench.harness import BenchError
 
     try:
         config = _load_config(args, args.duration)

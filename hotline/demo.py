@@ -29,9 +29,9 @@ from typing import Any
 from hotline.demo_agents import Desk, SimulatedAgents
 from hotline.node import ControllerNode
 from hotline.site import HotlineSite, SiteOptions
-from ivr.simulator import ScriptedCall
 from kernel.clock import utcnow
 from kernel.settings import Settings
+from simulator.callers import ScriptedCall
 from ticketdb import call_log
 from ticketdb.engine import make_sessionmaker
 

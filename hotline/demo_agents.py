@@ -25,9 +25,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.seats import IllegalTransition
-from ivr.simulator import AriSimulator
-from ivr.simulator.model import PhoneBehaviour, SimChannel
 from kernel.clock import utcnow
+from simulator.model import PhoneBehaviour, SimChannel
+from simulator.server import AriSimulator
 from ticketdb import seats
 
 log = logging.getLogger(__name__)

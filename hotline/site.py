@@ -4,7 +4,7 @@ menus and queues, and the web page on the production WSGI server.
 ``hotline demo`` runs one for a newcomer; the browser tests run one per test. The node and
 the web app talk to the simulator exactly as they would to Asterisk (over HTTP and the
 events WebSocket); only the demo-only softphone page reaches into the simulator, through
-``app.extensions["hotline.simulator"]`` and ``["hotline.loop"]``.
+the line this wiring hands the web app (``app.extensions["hotline.softphone"]``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hotline.node import ControllerNode, IvrParts, prepare_ivr
-from ivr.simulator import AriSimulator
+from hotline.softphone_line import SoftphoneLine
 from kernel.settings import Settings
+from simulator.server import AriSimulator
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,9 @@ class HotlineSite:
                 port=opts.web_port,
                 config={"HOTLINE_DEMO": opts.demo, **opts.web_config},
                 extensions={
-                    "hotline.simulator": sim,
-                    "hotline.loop": asyncio.get_running_loop(),
+                    "hotline.softphone": SoftphoneLine(
+                        sim, asyncio.get_running_loop(), settings.ari.app
+                    ),
                     "hotline.node": node,
                 },
             )

@@ -3,17 +3,18 @@ wait in the queue, and — logged in as an agent — answer your own desk phone 
 rings it (your screen pop appears on the agent page meanwhile).
 
 Demo only: registered when ``app.config["HOTLINE_DEMO"]`` is set (``hotline demo``, the
-browser tests), where the ARI simulator runs in the same process and is handed to the app
-as ``app.extensions["hotline.simulator"]`` with its loop (``hotline/site.py``). The JSON
-endpoints under ``/softphone/api`` drive it through ``SoftphoneLine``; the prompts' WAV
-files are served from the simulator's sounds directory only.
+browser tests), where the ARI simulator runs in the same process: the demo's wiring
+(``hotline/site.py``) hands the app a line into it as ``app.extensions["hotline.softphone"]``
+(``hotline/softphone_line.py``), known here only by the ``SoftphoneLine`` protocol — the web
+app imports no simulator. The JSON endpoints under ``/softphone/api`` drive it; the
+prompts' WAV files are served from the simulator's sounds directory only.
 """
 
 from __future__ import annotations
 
 import re
-import threading
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file
 
@@ -22,12 +23,46 @@ from webapp.auth import json_body, login_required, me
 from webapp.errors import ApiError
 from webapp.masking import shown_number
 from webapp.pages import page_required, render_page
-from webapp.softphone_line import LineError, SoftphoneLine
 
 bp = Blueprint("softphone", __name__, url_prefix="/softphone")
 
 _KEY = "hotline.softphone"
-_lock = threading.Lock()
+
+
+class LineError(Exception):
+    """A refused request: ``status``, a message and a stable ``error_id``."""
+
+    def __init__(self, status: int, message: str, error_id: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.error_id = error_id
+
+
+class SoftphoneLine(Protocol):
+    """A person's line into the demo's Asterisk: their call, and their desk phone."""
+
+    number: str  # the hotline's number
+
+    def dial(self, owner: int, caller_number: str, caller_name: str = "") -> dict[str, Any]: ...
+
+    def status(self, owner: int, channel_id: str, since: int = 0) -> dict[str, Any]: ...
+
+    def press(self, owner: int, channel_id: str, digit: str) -> None: ...
+
+    def hang_up(self, owner: int, channel_id: str) -> dict[str, Any]: ...
+
+    def audio_path(self, name: str) -> Path | None: ...
+
+    def phone(self, endpoint: str) -> dict[str, Any]: ...
+
+    def take(self, endpoint: str, mine: bool) -> dict[str, Any]: ...
+
+    def answer(self, endpoint: str, channel_id: str) -> None: ...
+
+    def phone_hang_up(self, endpoint: str, channel_id: str) -> None: ...
+
+
 _NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 MAX_NAME = 64
 # A sample member customer (config/customers.sample.csv), so the screen pop knows them; not
@@ -43,26 +78,13 @@ def register(app: Flask, settings: Settings) -> None:
 
 
 def line() -> SoftphoneLine:
-    """The app's line into the simulator, made on first use (503 outside the demo)."""
-    app = current_app
-    found = app.extensions.get(_KEY)
+    """The app's line into the simulator (503 outside the demo)."""
+    found = current_app.extensions.get(_KEY)
     if found is None:
-        with _lock:
-            found = app.extensions.get(_KEY)
-            if found is None:
-                sim = app.extensions.get("hotline.simulator")
-                loop = app.extensions.get("hotline.loop")
-                if sim is None or loop is None:
-                    raise ApiError(
-                        503,
-                        "the softphone needs the simulator of `hotline demo`",
-                        error_id="no_simulator",
-                    )
-                settings: Settings = app.extensions["hotline.settings"]
-                found = SoftphoneLine(sim, loop, settings.ari.app)
-                app.extensions[_KEY] = found
-    assert isinstance(found, SoftphoneLine)
-    return found
+        raise ApiError(
+            503, "the softphone needs the simulator of `hotline demo`", error_id="no_simulator"
+        )
+    return found  # type: ignore[no-any-return]
 
 
 def _refused(exc: LineError) -> ApiError:

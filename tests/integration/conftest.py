@@ -18,8 +18,8 @@ import pytest_asyncio
 
 from hotline.node import ControllerNode
 from hotline.prompts_setup import system_prompts
-from ivr.simulator import AriSimulator
 from kernel.settings import Settings
+from simulator.server import AriSimulator
 
 PASSWORD = secrets.token_urlsafe(12)
 

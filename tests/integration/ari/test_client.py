@@ -13,7 +13,7 @@ from aiohttp import web
 from ivr.ari import AriClient, AriConfig, EventStream
 from ivr.ari import errors as e
 from ivr.ari.events import Event, StasisStart
-from ivr.simulator import AriSimulator
+from simulator.server import AriSimulator
 from tests.integration.conftest import PASSWORD, wait_for
 
 

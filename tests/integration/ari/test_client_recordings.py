@@ -9,7 +9,7 @@ import pytest
 
 from ivr.ari import AriClient, AriConfig
 from ivr.ari import errors as e
-from ivr.simulator import AriSimulator
+from simulator.server import AriSimulator
 from tests.integration.conftest import PASSWORD, wait_for
 from tests.integration.simulator.test_behaviour import caller_in_stasis
 from tests.integration.simulator.wire import Wire

@@ -14,7 +14,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hotline.benchmarks.acd import (
+from bench.acd import (
     AcdBenchResult,
     Latency,
     _analyse,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hotline.benchmarks.faults import (
+from bench.faults import (
     Ari503,
     GarbageMenu,
     WsDrop,
@@ -20,7 +20,7 @@ from hotline.benchmarks.faults import (
     run_faults,
     run_scenario,
 )
-from hotline.benchmarks.harness import BenchError
+from bench.harness import BenchError
 from tests.integration.bench.test_bench_load import SMALL
 from tests.integration.conftest import make_settings
 

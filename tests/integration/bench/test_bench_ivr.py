@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.benchmarks.ivr import BenchError, routes_for
+from bench.ivr import BenchError, routes_for
 from ivr.menus.loader import load_menu
 
 REPO = Path(__file__).parents[3]

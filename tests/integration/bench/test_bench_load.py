@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline.benchmarks.harness import BenchError, parse_metrics, slope_per_hour
-from hotline.benchmarks.load import (
+from bench.harness import BenchError, parse_metrics, slope_per_hour
+from bench.load import (
     DEFAULT_MIX,
     LoadConfig,
     Route,

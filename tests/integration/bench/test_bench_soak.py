@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from hotline.benchmarks.soak import MAX_FD_GROWTH, MAX_TASK_GROWTH, failures, run_soak
+from bench.soak import MAX_FD_GROWTH, MAX_TASK_GROWTH, failures, run_soak
 from tests.integration.bench.test_bench_load import SMALL
 from tests.integration.conftest import make_settings
 

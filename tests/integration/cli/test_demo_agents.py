@@ -15,9 +15,9 @@ import pytest_asyncio
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.demo_agents import Desk, HandleTimes, SimulatedAgents
-from ivr.simulator import AriSimulator
-from ivr.simulator.model import PhoneBehaviour, SimChannel
 from kernel.clock import utcnow
+from simulator.model import PhoneBehaviour, SimChannel
+from simulator.server import AriSimulator
 from tests.integration.conftest import wait_for
 from ticketdb import seats
 from ticketdb.engine import make_engine, make_sessionmaker

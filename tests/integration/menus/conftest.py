@@ -19,8 +19,8 @@ from sqlalchemy import select
 from hotline.node import ControllerNode
 from hotline.prompt_library import PromptLibrary
 from ivr.menus.live import make_registry
-from ivr.simulator import AriSimulator
 from kernel.calendar import load_calendars
+from simulator.server import AriSimulator
 from tests.integration.conftest import make_settings
 from ticketdb.engine import make_sessionmaker
 from ticketdb.models import Call

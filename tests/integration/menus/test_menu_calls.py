@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.simulator import AriSimulator
+from simulator.server import AriSimulator
 from tests.integration.conftest import wait_for
 from tests.integration.menus.conftest import REPO, SATURDAY_10, MenuFactory, MenuNode
 

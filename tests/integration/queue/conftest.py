@@ -21,7 +21,7 @@ from agents.queue_config import QueueCatalog, QueueConfig
 from agents.shifts import ShiftConfig
 from hotline.node import ControllerNode
 from ivr.queue.direct import DirectToQueue
-from ivr.simulator import AriSimulator
+from simulator.server import AriSimulator
 from tests.integration.conftest import PASSWORD, make_settings
 from ticketdb import seats
 from ticketdb.engine import make_sessionmaker

@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from hotline.node import ControllerNode
 from ivr.queue.direct import DirectToQueue
-from ivr.simulator import AriSimulator
 from kernel.calendar import load_calendars
+from simulator.server import AriSimulator
 from tests.integration.conftest import make_settings, wait_for
 from tests.integration.queue.conftest import QueueNode, catalog
 from ticketdb import queue as entries

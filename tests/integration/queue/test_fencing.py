@@ -18,7 +18,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from ivr.simulator import AriSimulator
+from simulator.server import AriSimulator
 from tests.integration.child import ChildController, settings_env
 from tests.integration.conftest import wait_for
 from tests.integration.queue.conftest import QueueNodeFactory, catalog

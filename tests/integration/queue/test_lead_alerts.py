@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from agents.shifts import load_shifts
-from ivr.simulator import AriSimulator
 from kernel.clock import utcnow
+from simulator.server import AriSimulator
 from tests.integration.conftest import wait_for
 from tests.integration.queue.conftest import QueueNodeFactory
 from ticketdb import seats, wallboard

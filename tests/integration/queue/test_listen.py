@@ -13,9 +13,9 @@ from typing import Any
 import pytest_asyncio
 from flask import Flask
 
-from ivr.simulator import AriSimulator
-from ivr.simulator.callers import ScriptedCall
-from ivr.simulator.model import SimChannel
+from simulator.callers import ScriptedCall
+from simulator.model import SimChannel
+from simulator.server import AriSimulator
 from tests.integration.conftest import wait_for
 from tests.integration.queue.conftest import QueueNode, QueueNodeFactory, catalog
 from tests.integration.queue.test_queue_controls import bridge_of, connected

@@ -18,8 +18,8 @@ from collections import Counter, defaultdict
 import pytest
 from sqlalchemy import func, select
 
-from ivr.simulator import AriSimulator
-from ivr.simulator.callers import ScriptedCall
+from simulator.callers import ScriptedCall
+from simulator.server import AriSimulator
 from tests.integration.conftest import wait_for
 from tests.integration.queue.conftest import QueueNode, QueueNodeFactory, catalog
 from ticketdb.models import Call, LeadAlert, QueueEntry, SeatStateChange

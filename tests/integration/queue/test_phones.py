@@ -11,8 +11,8 @@ import logging
 import pytest
 
 from ivr.runtime import acd as acd_module
-from ivr.simulator import AriSimulator
-from ivr.simulator.callers import ScriptedCall
+from simulator.callers import ScriptedCall
+from simulator.server import AriSimulator
 from tests.integration.conftest import wait_for
 from tests.integration.queue.conftest import QueueNode, QueueNodeFactory, catalog
 from ticketdb import phones, seats

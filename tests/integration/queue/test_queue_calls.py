@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from ivr.simulator import AriSimulator
-from ivr.simulator.callers import ScriptedCall
 from kernel.clock import utcnow
+from simulator.callers import ScriptedCall
+from simulator.server import AriSimulator
 from tests.integration.conftest import wait_for
 from tests.integration.queue.conftest import QueueNode, QueueNodeFactory, catalog
 from ticketdb import seats, wallboard

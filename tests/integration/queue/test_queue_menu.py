@@ -15,8 +15,8 @@ from agents.queue_config import load_queues
 from hotline.node import ControllerNode
 from hotline.prompt_library import PromptLibrary
 from ivr.menus.live import make_registry
-from ivr.simulator import AriSimulator
 from kernel.calendar import load_calendars
+from simulator.server import AriSimulator
 from tests.integration.conftest import make_settings, wait_for
 from tests.integration.queue.conftest import QueueNode
 from tests.integration.queue.test_queue_calls import away, back

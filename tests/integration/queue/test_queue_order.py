@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from agents.shifts import load_shifts
-from ivr.simulator import AriSimulator
-from ivr.simulator.callers import ScriptedCall
+from simulator.callers import ScriptedCall
+from simulator.server import AriSimulator
 from tests.integration.conftest import wait_for
 from tests.integration.queue.conftest import QueueNode, QueueNodeFactory, catalog
 from tests.integration.queue.test_queue_calls import away, back

@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from hotline.node import ControllerNode
 from ivr.queue.direct import DirectToQueue
-from ivr.simulator import AriSimulator
 from kernel.clock import utcnow
 from kernel.settings import Settings
+from simulator.server import AriSimulator
 from tests.integration.conftest import make_settings, wait_for
 from tests.integration.queue.conftest import QueueNode, catalog
 from ticketdb import seats, wallboard

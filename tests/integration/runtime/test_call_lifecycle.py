@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from hotline.node import ControllerNode
-from ivr.simulator import AriSimulator
+from simulator.server import AriSimulator
 from tests.integration.conftest import NodeFactory, wait_for
 from ticketdb.models import Call
 

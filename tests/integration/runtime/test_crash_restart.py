@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from ivr.simulator import AriSimulator
+from simulator.server import AriSimulator
 from tests.integration.child import ChildController
 from tests.integration.conftest import wait_for
 from ticketdb.engine import make_engine, make_sessionmaker

@@ -7,7 +7,7 @@ import asyncio
 
 from hotline.node import ControllerNode
 from ivr.ari import EventStream
-from ivr.simulator import AriSimulator
+from simulator.server import AriSimulator
 from tests.integration.conftest import NodeFactory, wait_for
 from tests.integration.runtime.test_call_lifecycle import record_count, records
 

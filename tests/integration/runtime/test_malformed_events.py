@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ivr.simulator import AriSimulator
+from simulator.server import AriSimulator
 from tests.integration.conftest import NodeFactory, wait_for
 from tests.integration.runtime.test_call_lifecycle import records
 

@@ -23,7 +23,7 @@ from hotline import health
 from hotline.logsetup import make_handler
 from hotline.node import ControllerNode
 from hotline.ops_server import OpsServer
-from ivr.simulator import AriSimulator
+from simulator.server import AriSimulator
 from tests.integration.conftest import NodeFactory, make_settings, wait_for
 from tests.integration.runtime.test_call_lifecycle import records
 from tests.integration.webapp.conftest import app  # noqa: F401  (a fixture)

@@ -6,10 +6,10 @@ that never ends (the agent's phone refused), until they give up.
 
 from __future__ import annotations
 
-from ivr.simulator import AriSimulator
-from ivr.simulator.callers import ScriptedCall
-from ivr.simulator.model import SimChannel
 from kernel.clock import utcnow
+from simulator.callers import ScriptedCall
+from simulator.model import SimChannel
+from simulator.server import AriSimulator
 from tests.integration.conftest import wait_for
 from tests.integration.queue.conftest import (  # noqa: F401  (the fixture)
     QueueNode,

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from ivr.simulator import AriSimulator
+from simulator.server import AriSimulator
 from tests.integration.simulator.swagger import API_DOCS, ApiDocs, api_docs
 from tests.integration.simulator.wire import Wire
 

@@ -19,7 +19,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from ivr.simulator import AriSimulator, ScriptedCall
+from simulator.callers import ScriptedCall
+from simulator.server import AriSimulator
 from tests.integration.conftest import PASSWORD, wait_for
 from tests.integration.simulator.wire import Received, Wire
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from ivr.simulator import AriSimulator
-from ivr.simulator.model import SimChannel
+from simulator.model import SimChannel
+from simulator.server import AriSimulator
 from tests.integration.conftest import PASSWORD
 from tests.integration.simulator.swagger import (
     ApiDocs,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest_asyncio
 
-from ivr.simulator import AriSimulator
+from simulator.server import AriSimulator
 from tests.integration.conftest import wait_for
 from tests.integration.simulator.swagger import ApiDocs
 from tests.integration.simulator.test_behaviour import caller_in_stasis

@@ -9,7 +9,7 @@ import asyncio
 import io
 import wave
 
-from ivr.simulator import AriSimulator
+from simulator.server import AriSimulator
 from tests.integration.simulator.swagger import ApiDocs, Problem, format_problems
 from tests.integration.simulator.test_behaviour import caller_in_stasis, pos
 from tests.integration.simulator.wire import Exchange, Wire

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.simulator import AriSimulator
+from simulator.server import AriSimulator
 from tests.integration.conftest import wait_for
 from tests.integration.simulator.swagger import ApiDocs, Problem, format_problems
 from tests.integration.simulator.test_behaviour import caller_in_stasis, pos

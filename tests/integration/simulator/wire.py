@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from ivr.simulator import AriSimulator
+from simulator.server import AriSimulator
 from tests.integration.conftest import PASSWORD, wait_for
 
 

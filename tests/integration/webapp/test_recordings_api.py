@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
-from ivr.simulator.media import write_wav
+from simulator.media import write_wav
 from tests.integration.webapp.conftest import Client, make_agent, settings_for
 from ticketdb.audit import entries_for
 from ticketdb.migrate import upgrade

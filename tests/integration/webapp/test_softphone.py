@@ -19,15 +19,15 @@ from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.site import HotlineSite, SiteOptions
-from ivr.simulator import AriSimulator
-from ivr.simulator.model import PhoneBehaviour
+from hotline.softphone_line import SoftphoneLine
 from kernel.clock import utcnow
 from kernel.settings import Settings
+from simulator.model import PhoneBehaviour
+from simulator.server import AriSimulator
 from tests.integration.webapp.conftest import SHIFTS, Client, make_agent
 from ticketdb import call_log, seats
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
-from webapp.softphone_line import SoftphoneLine
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[3]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.simulator import ScriptError, parse_call_line, parse_script
-from ivr.simulator.callers import Step
+from simulator.callers import ScriptError, Step, parse_call_line, parse_script
 
 
 def test_every_step_kind() -> None:

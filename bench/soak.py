@@ -31,8 +31,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from hotline.benchmarks.harness import BenchError, proc_open_fds, proc_rss_mb, slope_per_hour
-from hotline.benchmarks.load import (
+from bench.harness import BenchError, proc_open_fds, proc_rss_mb, slope_per_hour
+from bench.load import (
     LoadConfig,
     LoadRun,
     latency,

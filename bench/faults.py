@@ -54,8 +54,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hotline.benchmarks.harness import BenchError, counter_delta, free_port
-from hotline.benchmarks.load import (
+from bench.harness import BenchError, counter_delta, free_port
+from bench.load import (
     AS_SCRIPTED,
     LoadConfig,
     LoadRun,

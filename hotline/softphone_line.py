@@ -2,10 +2,12 @@
 keys, hang up, what is playing to them) and, for someone playing an agent, their desk phone
 (take it over from the simulation, answer it, hang up).
 
-The web server answers in worker threads while the simulator lives on the demo's event
-loop, which alone may touch it: every operation here is a coroutine run on that loop
-(``run_coroutine_threadsafe``) and waited for. Nothing here reaches into the controller:
-the hotline sees an ordinary caller and an agent's phone picking up.
+The page itself (``webapp/softphone.py``) knows only the ``SoftphoneLine`` protocol; the
+demo's wiring (``hotline/site.py``) hands it this implementation, so the web app never
+imports the simulator. The web server answers in worker threads while the simulator lives
+on the demo's event loop, which alone may touch it: every operation here is a coroutine
+run on that loop (``run_coroutine_threadsafe``) and waited for. Nothing here reaches into
+the controller: the hotline sees an ordinary caller and an agent's phone picking up.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ivr.simulator import AriSimulator
-from ivr.simulator.model import Heard, PhoneBehaviour, SimChannel, SimError
+from simulator.model import Heard, PhoneBehaviour, SimChannel, SimError
+from simulator.server import AriSimulator
+from webapp.softphone import LineError
 
 T = TypeVar("T")
 
-# Callers' channels come from this endpoint (ivr/simulator/engine.py inbound_call).
+# Callers' channels come from this endpoint (simulator/engine.py inbound_call).
 CALLER_ENDPOINT = "PJSIP/caller"
 # A phone the person took over goes back to the simulation when its page has not asked
 # about it for this long (the tab was closed), so calls do not ring out at a dead desk.
@@ -29,16 +32,6 @@ TAKEN_PHONE_TIMEOUT = 20.0
 # One call per person, and a bound on the whole demo's softphone calls.
 MAX_LIVE_CALLS = 20
 DIGITS = frozenset("0123456789*#")
-
-
-class LineError(Exception):
-    """A refused request: ``status``, a message and a stable ``error_id``."""
-
-    def __init__(self, status: int, message: str, error_id: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.error_id = error_id
 
 
 @dataclass

@@ -49,14 +49,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hotline.benchmarks.harness import BenchError, fresh_database
+from bench.harness import BenchError, fresh_database
 from kernel.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from agents.queue_config import QueueCatalog
-    from ivr.simulator.model import SimChannel
+    from simulator.model import SimChannel
 
 log = logging.getLogger(__name__)
 
@@ -596,7 +596,7 @@ async def _run(
     from hotline.node import ControllerNode
     from hotline.prompts_setup import system_prompts
     from ivr.queue.direct import DirectToQueue
-    from ivr.simulator import AriSimulator
+    from simulator.server import AriSimulator
     from ticketdb.engine import make_sessionmaker
 
     password = secrets.token_urlsafe(12)

@@ -20,12 +20,8 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
-from ivr.simulator.model import SimChannel, SimError
-
-if TYPE_CHECKING:
-    from ivr.simulator.engine import SimEngine
+from simulator.model import EngineCore, SimChannel, SimError
 
 DIRECTIONS = ("none", "both", "out", "in")
 # Asterisk reads a snoop channel every SNOOP_INTERVAL (20 ms): the latest it notices
@@ -36,7 +32,7 @@ _chan_idx = itertools.count()
 
 
 def snoop(
-    engine: SimEngine,
+    engine: EngineCore,
     channel_id: str,
     *,
     spy: str | None,
@@ -61,7 +57,7 @@ def snoop(
     if snoop_id and snoop_id in engine.channels:
         raise SimError(500, "Snoop channel could not be created")
     ch = SimChannel(
-        id=snoop_id or engine._new_id(),
+        id=snoop_id or engine.new_id(),
         name=f"Snoop/{spied.id}-{next(_chan_idx):08x}",
         state="Up",
         created=datetime.now(UTC),
@@ -77,16 +73,16 @@ def snoop(
     return ch
 
 
-def _run_stasis(engine: SimEngine, ch: SimChannel, app: str, args: list[str]) -> None:
+def _run_stasis(engine: EngineCore, ch: SimChannel, app: str, args: list[str]) -> None:
     if ch.hungup:
         return
     if app not in engine.apps:
         engine.hangup(ch, 0, by="system", request=False)
         return
-    engine._enter_stasis(ch, app, args, awaits_reaction=False)
+    engine.enter_stasis(ch, app, args, awaits_reaction=False)
 
 
-def after_hangup(engine: SimEngine, ch: SimChannel) -> None:
+def after_hangup(engine: EngineCore, ch: SimChannel) -> None:
     """``ch`` just went: its snoops end at their next read; a snoop leaves its list."""
     if ch.snoop_of is not None:
         spied = engine.channels.get(ch.snoop_of)
@@ -99,5 +95,5 @@ def after_hangup(engine: SimEngine, ch: SimChannel) -> None:
     ch.snoops.clear()
 
 
-def _detached(engine: SimEngine, snooper: SimChannel) -> None:
+def _detached(engine: EngineCore, snooper: SimChannel) -> None:
     engine.hangup(snooper, 0, by="far_end", request=False)

@@ -76,7 +76,7 @@ from typing import Any
 
 import yaml
 
-from hotline.benchmarks.harness import (
+from bench.harness import (
     BenchError,
     ControllerProcess,
     Phones,
@@ -179,7 +179,7 @@ def menu_routes(menu: Any) -> MenuRoutes:
 
 
 def script_for(behaviour: str, route: Route, think: float, patience: float) -> str:
-    """The simulator's caller script (``ivr.simulator.callers``) for one caller."""
+    """The simulator's caller script (``simulator.callers``) for one caller."""
     wait = f"wait {think:g}; " if think > 0 else ""
     steps = [f"wait for prompt; {wait}press {k}" for k in route.keys]
     if behaviour == "self_service":

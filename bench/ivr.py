@@ -53,10 +53,10 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from hotline.benchmarks.harness import (
+from bench.harness import (
     BenchError as BenchError,  # re-exported: callers of this module catch it from here
 )
-from hotline.benchmarks.harness import (
+from bench.harness import (
     free_port,
     fresh_database,
     general_caller_when_open,
@@ -237,7 +237,7 @@ class _ProcessSim:
             "concurrency": concurrency,
         }
         driver = await asyncio.create_subprocess_exec(
-            *[sys.executable, "-c", "from hotline.benchmarks.ivr import driver_main as m; m()"],
+            *[sys.executable, "-c", "from bench.ivr import driver_main as m; m()"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
@@ -348,7 +348,7 @@ def bench_settings(settings: Settings, url: str, password: str, db_url: str, men
 async def _start_sim(settings: Settings, password: str, work: Path, sim_process: bool) -> _Sim:
     sounds = settings.paths.prompts_dir.resolve()
     if not sim_process:
-        from ivr.simulator import AriSimulator
+        from simulator.server import AriSimulator
 
         sim = AriSimulator("hotline", password, sounds, work / "sim-recordings")
         await sim.start("127.0.0.1", 0)

@@ -363,7 +363,7 @@ class Phones:
 def install_phones(sim: Any, phones: Phones) -> None:
     """Make the simulator's phone table draw a fresh handle time each time one of the
     agents' phones is rung (the engine looks a phone up once per leg)."""
-    from ivr.simulator.model import PhoneBehaviour
+    from simulator.model import PhoneBehaviour
 
     rng = random.Random(phones.seed)
     mu = math.log(phones.handle_mean) - phones.handle_sigma**2 / 2  # so the mean is as given
@@ -405,7 +405,7 @@ class World:
         )
         try:
             if in_process:
-                from ivr.simulator import AriSimulator
+                from simulator.server import AriSimulator
 
                 sim = AriSimulator("hotline", password, sounds, recordings)
                 install_phones(sim, phones)
@@ -423,7 +423,7 @@ class World:
                 *[
                     sys.executable,
                     "-c",
-                    "from hotline.benchmarks.harness import world_main as m; m()",
+                    "from bench.harness import world_main as m; m()",
                 ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
@@ -498,7 +498,7 @@ class World:
 
 def world_main() -> None:
     """The world's own process: a job (JSON line) on stdin; serves until terminated."""
-    from ivr.simulator import AriSimulator
+    from simulator.server import AriSimulator
 
     job = json.loads(sys.stdin.readline())
     p = job["phones"]

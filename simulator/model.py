@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ivr.ari.models import format_ari_time
 
@@ -224,3 +225,41 @@ class PhoneBehaviour:
     answer_after: float | None = 1.0
     busy: bool = False
     hangup_after: float | None = None  # once answered, hang up after this many seconds
+
+
+EventSink = Callable[[dict[str, Any]], None]
+
+
+class EngineCore(Protocol):
+    """What the engine's helpers (``endpoints``, ``snoop``) use of ``SimEngine``: typed
+    here so they need not import the engine that imports them."""
+
+    apps: dict[str, EventSink]
+    channels: dict[str, SimChannel]
+    channels_seen: deque[SimChannel]
+    bridges: dict[str, SimBridge]
+    registered: dict[str, bool]
+    pjsip_endpoints_seen: set[str]
+    endpoint_subscriptions: dict[str, set[str]]
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
+
+    def new_id(self) -> str: ...
+
+    def emit(self, etype: str, apps: Iterable[str], **fields: Any) -> None: ...
+
+    def enter_stasis(
+        self, ch: SimChannel, app: str, args: list[str], awaits_reaction: bool = True
+    ) -> None: ...
+
+    def hangup(
+        self,
+        ch: SimChannel,
+        cause: int,
+        *,
+        by: str,
+        request_cause: int | None = None,
+        soft: bool = False,
+        request: bool = True,
+    ) -> None: ...

@@ -20,8 +20,8 @@ import asyncio
 import re
 from dataclasses import dataclass, field
 
-from ivr.simulator.engine import SimEngine
-from ivr.simulator.model import Heard, SimChannel
+from simulator.engine import SimEngine
+from simulator.model import Heard, SimChannel
 
 
 class ScriptError(ValueError):

@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from ivr.ari.models import format_ari_time
-from ivr.simulator import endpoints, snoop
-from ivr.simulator.media import MediaLibrary, wav_duration, write_wav
-from ivr.simulator.model import (
+from simulator import endpoints, snoop
+from simulator.media import MediaLibrary, wav_duration, write_wav
+from simulator.model import (
     CAUSE_TEXT,
     REASON_CAUSE,
+    EventSink,
     Heard,
     PhoneBehaviour,
     Playable,
@@ -43,8 +44,6 @@ from ivr.simulator.model import (
 )
 
 log = logging.getLogger(__name__)
-
-EventSink = Callable[[dict[str, Any]], None]
 
 
 class SimEngine:
@@ -117,7 +116,7 @@ class SimEngine:
     def now(self) -> float:
         return self.loop.time()
 
-    def _new_id(self) -> str:
+    def new_id(self) -> str:
         return f"{self._epoch}.{next(self._seq)}"
 
     def channel(self, channel_id: str) -> SimChannel:
@@ -220,12 +219,12 @@ class SimEngine:
             ch.variables["STASISSTATUS"] = "FAILED"
             ch.app_name, ch.app_data = "Playback", self.fallback_prompt.split(":", 1)[1]
             self._answer(ch)
-            pb = SimPlayback(self._new_id(), [self.fallback_prompt], "channel", ch.id, ch.language)
+            pb = SimPlayback(self.new_id(), [self.fallback_prompt], "channel", ch.id, ch.language)
             self._queue_playback(ch, pb, then=lambda: self.hangup(ch, 16, by="system"))
             return
-        self._enter_stasis(ch, app, [])
+        self.enter_stasis(ch, app, [])
 
-    def _enter_stasis(
+    def enter_stasis(
         self, ch: SimChannel, app: str, args: list[str], awaits_reaction: bool = True
     ) -> None:
         ch.stasis_app = app
@@ -489,7 +488,7 @@ class SimEngine:
         self.emit("Dial", ch.subscribed, peer=ch.to_json(), dialstatus="ANSWER")
         self._answer(ch)
         if app:
-            self._enter_stasis(ch, app, args)
+            self.enter_stasis(ch, app, args)
         else:
             self._run_dialplan(ch)
         if phone.hangup_after is not None:
@@ -539,7 +538,7 @@ class SimEngine:
         if playback_id is not None and playback_id in self.playbacks:
             raise SimError(409, "Playback with given ID already exists")
         pb = SimPlayback(
-            playback_id or self._new_id(), list(media), target_kind, target_id, language
+            playback_id or self.new_id(), list(media), target_kind, target_id, language
         )
         self._queue_playback(target, pb)
         return pb
@@ -700,7 +699,7 @@ class SimEngine:
         if bridge_id is not None and bridge_id in self.bridges:
             raise SimError(409, "Bridge with id already exists")
         br = SimBridge(
-            id=bridge_id or self._new_id(),
+            id=bridge_id or self.new_id(),
             name=name,
             bridge_type=kind,
             created=datetime.now(UTC),

@@ -23,16 +23,16 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ivr.ari.models import format_ari_time
-from ivr.simulator import endpoints, snoop
-from ivr.simulator.callers import (
+from simulator import endpoints, snoop
+from simulator.callers import (
     ScriptedCall,
     ScriptError,
     parse_call_line,
     parse_script,
     run_script,
 )
-from ivr.simulator.engine import SimEngine
-from ivr.simulator.model import PhoneBehaviour, SimError
+from simulator.engine import SimEngine
+from simulator.model import PhoneBehaviour, SimError
 
 log = logging.getLogger(__name__)
 

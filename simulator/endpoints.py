@@ -25,12 +25,9 @@ not simulated (501).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ivr.simulator.model import SimBridge, SimChannel, SimError
-
-if TYPE_CHECKING:
-    from ivr.simulator.engine import SimEngine
+from simulator.model import EngineCore, SimBridge, SimChannel, SimError
 
 SCHEMES = ("channel", "bridge", "endpoint", "deviceState")
 
@@ -61,21 +58,21 @@ def unreachable_error(eid: str) -> SimError:
 # -- the endpoints ------------------------------------------------------------------------
 
 
-def known(engine: SimEngine) -> list[str]:
+def known(engine: EngineCore) -> list[str]:
     """Every endpoint the simulator lists, sorted."""
     return sorted(engine.pjsip_endpoints_seen | set(engine.registered))
 
 
-def technologies(engine: SimEngine) -> set[str]:
+def technologies(engine: EngineCore) -> set[str]:
     """Technologies with endpoints (PJSIP always: it is the one the hotline is set up with)."""
     return {"PJSIP"} | {eid.partition("/")[0] for eid in known(engine)}
 
 
-def state(engine: SimEngine, eid: str) -> str:
+def state(engine: EngineCore, eid: str) -> str:
     return "online" if engine.registered.get(eid, True) else "offline"
 
 
-def _channels_by_endpoint(engine: SimEngine) -> dict[str, list[str]]:
+def _channels_by_endpoint(engine: EngineCore) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for ch in engine.channels.values():
         if ch.endpoint:
@@ -83,7 +80,7 @@ def _channels_by_endpoint(engine: SimEngine) -> dict[str, list[str]]:
     return found
 
 
-def _to_json(engine: SimEngine, eid: str, channels: dict[str, list[str]]) -> dict[str, Any]:
+def _to_json(engine: EngineCore, eid: str, channels: dict[str, list[str]]) -> dict[str, Any]:
     tech, _, resource = eid.partition("/")
     return {
         "technology": tech,
@@ -93,7 +90,7 @@ def _to_json(engine: SimEngine, eid: str, channels: dict[str, list[str]]) -> dic
     }
 
 
-def list_endpoints(engine: SimEngine, tech: str | None = None) -> list[dict[str, Any]]:
+def list_endpoints(engine: EngineCore, tech: str | None = None) -> list[dict[str, Any]]:
     """``GET /endpoints`` (every technology) or ``GET /endpoints/{tech}``."""
     if tech is not None and tech not in technologies(engine) and tech.lower() != "local":
         # An unknown channel technology; Local is known and simply has no endpoints.
@@ -106,28 +103,28 @@ def list_endpoints(engine: SimEngine, tech: str | None = None) -> list[dict[str,
     ]
 
 
-def get_endpoint(engine: SimEngine, tech: str, resource: str) -> dict[str, Any]:
+def get_endpoint(engine: EngineCore, tech: str, resource: str) -> dict[str, Any]:
     eid = f"{tech}/{resource}"
     if eid not in known(engine):
         raise SimError(404, "Endpoint not found")
     return _to_json(engine, eid, _channels_by_endpoint(engine))
 
 
-def carried(engine: SimEngine, dial: str) -> None:
+def carried(engine: EngineCore, dial: str) -> None:
     """A channel was created on ``dial``: a PJSIP endpoint is known from now on."""
     eid = endpoint_id(dial)
     if is_pjsip(eid.partition("/")[0]):
         engine.pjsip_endpoints_seen.add(eid)
 
 
-def check_reachable(engine: SimEngine, dial: str) -> None:
+def check_reachable(engine: EngineCore, dial: str) -> None:
     """Raise Asterisk's 500 for a dial string reaching an unregistered PJSIP endpoint."""
     eid = endpoint_id(dial)
     if is_pjsip(eid.partition("/")[0]) and not engine.registered.get(eid, True):
         raise unreachable_error(eid)
 
 
-def set_registered(engine: SimEngine, dial: str, registered: bool) -> None:
+def set_registered(engine: EngineCore, dial: str, registered: bool) -> None:
     """Register (or unregister) the phone of the endpoint ``dial`` reaches; a change of
     state goes as ``EndpointStateChange`` to the apps subscribed to it."""
     eid = endpoint_id(dial)
@@ -161,18 +158,18 @@ def _parse(source: str) -> tuple[str, str]:
     return scheme, ident
 
 
-def _check_app(engine: SimEngine, app: str, sources: list[str]) -> None:
+def _check_app(engine: EngineCore, app: str, sources: list[str]) -> None:
     if not sources:
         raise SimError(400, "Missing parameter eventSource")
     if app not in engine.apps:
         raise SimError(404, "Application not found")
 
 
-def _holder(engine: SimEngine, scheme: str, ident: str) -> SimChannel | SimBridge | None:
+def _holder(engine: EngineCore, scheme: str, ident: str) -> SimChannel | SimBridge | None:
     return engine.channels.get(ident) if scheme == "channel" else engine.bridges.get(ident)
 
 
-def subscribe(engine: SimEngine, app: str, sources: list[str]) -> None:
+def subscribe(engine: EngineCore, app: str, sources: list[str]) -> None:
     """``POST /applications/{app}/subscription?eventSource=…`` (comma-separated)."""
     _check_app(engine, app, sources)
     for source in sources:
@@ -190,7 +187,7 @@ def subscribe(engine: SimEngine, app: str, sources: list[str]) -> None:
             holder.subscribed.add(app)
 
 
-def unsubscribe(engine: SimEngine, app: str, sources: list[str]) -> None:
+def unsubscribe(engine: EngineCore, app: str, sources: list[str]) -> None:
     """``DELETE /applications/{app}/subscription?eventSource=…``."""
     _check_app(engine, app, sources)
     for source in sources:
@@ -208,6 +205,6 @@ def unsubscribe(engine: SimEngine, app: str, sources: list[str]) -> None:
             holder.subscribed.discard(app)
 
 
-def subscribed_endpoints(engine: SimEngine, app: str) -> list[str]:
+def subscribed_endpoints(engine: EngineCore, app: str) -> list[str]:
     """The Application model's ``endpoint_ids``: ``tech/resource``, or ``tech`` for all."""
     return sorted(engine.endpoint_subscriptions.get(app, set()))

@@ -89,11 +89,44 @@ def proc_rss_mb(pid: int) -> float | None:
     return round(int(m.group(1)) / 1024, 2) if m else None
 
 
-def proc_open_fds(pid: int) -> int | None:
+def proc_open_fds(pid: int, not_to_port: int | None = None) -> int | None:
+    """Open file descriptors of process ``pid``; with ``not_to_port``, not counting its TCP
+    connections to that port (a pool of keep-alive connections to Asterisk holds more after
+    a busier spell, up to ``ari.max_connections``, until they idle out: not a leak)."""
     try:
-        return len(os.listdir(f"/proc/{pid}/fd"))
+        fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
         return None
+    if not_to_port is None:
+        return len(fds)
+    pooled = _socket_inodes_to(pid, not_to_port)
+    count = 0
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:[") and target[8:-1] in pooled:
+            continue
+        count += 1
+    return count
+
+
+def _socket_inodes_to(pid: int, port: int) -> set[str]:
+    """Inodes of ``pid``'s TCP sockets whose remote port is ``port`` (/proc/net/tcp*)."""
+    inodes: set[str] = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{table}", encoding="ascii") as f:
+                next(f, None)  # the header
+                for line in f:
+                    fields = line.split()
+                    remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+                    if remote_port == port:
+                        inodes.add(fields[9])
+        except (OSError, ValueError, IndexError):
+            continue
+    return inodes
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float | int | None]:

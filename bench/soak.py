@@ -15,8 +15,10 @@ Verdict (every threshold is in the result):
   ``--max-rss-slope``. Short soaks are noisy (a few minutes of a Python process still
   settling); a slope that means something takes half an hour or more;
 * asyncio tasks (the controller's ``hotline_asyncio_tasks`` gauge on /metrics) and open
-  file descriptors (``/proc/<pid>/fd``), idle after the soak vs idle before it, each the
-  median of three readings: at most ``MAX_TASK_GROWTH`` / ``MAX_FD_GROWTH`` more;
+  file descriptors (``/proc/<pid>/fd``, not counting its keep-alive connections to
+  Asterisk: that pool holds more after a busier spell, until they idle out), idle after
+  the soak vs idle before it, each the median of three readings: at most
+  ``MAX_TASK_GROWTH`` / ``MAX_FD_GROWTH`` more;
 * the invariant: every call has exactly one complete record.
 """
 
@@ -30,6 +32,7 @@ import sys
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from bench.harness import BenchError, proc_open_fds, proc_rss_mb, slope_per_hour
 from bench.load import (
@@ -70,7 +73,8 @@ async def idle_reading(run: LoadRun) -> dict[str, float | None]:
         m = await run.controller.metrics(run.world.http)
         pid = run.controller.pid
         tasks = m.get("hotline_asyncio_tasks") if m is not None else None
-        fds = proc_open_fds(pid) if pid is not None else None
+        port = urlsplit(run.world.base_url).port
+        fds = proc_open_fds(pid, not_to_port=port) if pid is not None else None
         rss = proc_rss_mb(pid) if pid is not None else None
         readings.append((tasks, None if fds is None else float(fds), rss))
         await asyncio.sleep(0.5)

@@ -4,7 +4,7 @@ Nothing here reads the clock, the database or ARI. The queue engine passes a sna
 the calls waiting (on every node: queue order is global) and the free agents (already
 filtered to logged in, available and on shift, e.g. by ``agents.shifts.routable``) — and
 gets back the offers to make. It then claims each agent atomically in the database
-(``ticketdb.seats``) before ringing, so a stale snapshot costs a retry, never a double
+(``agents.seat_store``) before ringing, so a stale snapshot costs a retry, never a double
 assignment.
 
 Call order (``call_key``), first difference wins:

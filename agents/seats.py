@@ -1,6 +1,6 @@
 """The seat state machine: which changes of an agent's seat state are allowed, and by whom.
 
-Pure functions, no database: ``ticketdb.seats`` validates every stored change here, and
+Pure functions, no database: ``agents.seat_store`` validates every stored change here, and
 the queue engine, CLI and web page all go through it, so a rule lives in one place.
 
 States::

@@ -1,6 +1,6 @@
 """``hotline bench acd``: the queue engine's distribution with a long queue.
 
-One controller node runs the queue engine (``ivr.runtime.acd``) against the in-process
+One controller node runs the queue engine (``agents.engine``) against the in-process
 ARI simulator; every caller goes straight into one queue (``DirectToQueue``). The agents
 log in, then go away (so the queue is staffed and callers are accepted) while ``callers``
 callers are placed; once all of them wait in the queue (``queue_entries`` in the
@@ -314,13 +314,13 @@ def _staff(i: int) -> str:
 def _add_agents(sessions: sessionmaker[Session], agents: int) -> dict[int, str]:
     """Agents logged in but away (a meeting): the queue is staffed, nobody is offered
     calls. Returns agent id → endpoint."""
-    from ticketdb import seats
+    from agents import seat_store
 
     endpoints: dict[int, str] = {}
     with sessions() as s:
         for i in range(agents):
             staff = _staff(i)
-            agent = seats.add_agent(
+            agent = seat_store.add_agent(
                 s,
                 staff_number=staff,
                 name=f"Agent {staff}",
@@ -329,8 +329,8 @@ def _add_agents(sessions: sessionmaker[Session], agents: int) -> dict[int, str]:
                 skills={"general": 3},
             )
             now = datetime.now(UTC)
-            seats.set_state(s, agent_id=agent.id, to_state="available", by=staff, now=now)
-            seats.set_state(
+            seat_store.set_state(s, agent_id=agent.id, to_state="available", by=staff, now=now)
+            seat_store.set_state(
                 s, agent_id=agent.id, to_state="away", reason="meeting", by=staff, now=now
             )
             endpoints[agent.id] = agent.endpoint
@@ -338,14 +338,14 @@ def _add_agents(sessions: sessionmaker[Session], agents: int) -> dict[int, str]:
 
 
 def _back_from_away(sessions: sessionmaker[Session], agent_ids: Iterable[int]) -> None:
-    from ticketdb import seats
+    from agents import seat_store
     from ticketdb.models import Agent
 
     with sessions() as s:
         for agent_id in agent_ids:
             agent = s.get(Agent, agent_id)
             assert agent is not None
-            seats.set_state(
+            seat_store.set_state(
                 s,
                 agent_id=agent_id,
                 to_state="available",

@@ -21,7 +21,7 @@ caller while the desk is open):
   goodbye.
 
 Each caller listens ``--think`` seconds into every prompt before pressing its key.
-Agents: ``--agents`` seats (``ticketdb.seats``) with every skill the queues need, logged
+Agents: ``--agents`` seats (``agents.seat_store``) with every skill the queues need, logged
 in; their phones answer after ``--answer-after`` s and hang up after a handle time drawn
 for every call from a log-normal distribution (mean ``--handle-time-mean``, sigma of the
 log 0.5); then the queue's wrap-up (``--wrap-up``) before the next call.
@@ -354,7 +354,7 @@ def _seed_agents(db_url: str, agents: int, skills: Iterable[str]) -> list[str]:
     """``agents`` seats with every skill, logged in and available; their endpoints."""
     from datetime import UTC
 
-    from ticketdb import seats
+    from agents import seat_store
     from ticketdb.engine import make_engine, make_sessionmaker
     from ticketdb.migrate import upgrade
 
@@ -366,7 +366,7 @@ def _seed_agents(db_url: str, agents: int, skills: Iterable[str]) -> list[str]:
             levels = {skill: 3 for skill in sorted(skills)}
             for i in range(agents):
                 staff = f"{70001 + i}"
-                agent = seats.add_agent(
+                agent = seat_store.add_agent(
                     s,
                     staff_number=staff,
                     name=f"Bench agent {staff}",
@@ -374,7 +374,7 @@ def _seed_agents(db_url: str, agents: int, skills: Iterable[str]) -> list[str]:
                     team="bench",
                     skills=levels,
                 )
-                seats.set_state(
+                seat_store.set_state(
                     s, agent_id=agent.id, to_state="available", by=staff, now=datetime.now(UTC)
                 )
                 endpoints.append(agent.endpoint)

@@ -76,8 +76,8 @@ def set_password(s: Session, staff_number: str, password: str) -> None:
     from sqlalchemy import update
     from werkzeug.security import generate_password_hash
 
+    from agents.seat_store import UnknownAgent, agent_by_staff_number
     from ticketdb.models import Agent
-    from ticketdb.seats import UnknownAgent, agent_by_staff_number
 
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise ValueError(f"the password must be {MIN_PASSWORD}-{MAX_PASSWORD} characters")
@@ -149,7 +149,7 @@ class AgentsCommands:
         self._db_session = db_session
 
     def _agent(self, s: Session, staff_number: str) -> Agent | None:
-        from ticketdb.seats import agent_by_staff_number
+        from agents.seat_store import agent_by_staff_number
 
         agent = agent_by_staff_number(s, staff_number)
         if agent is None:
@@ -159,7 +159,7 @@ class AgentsCommands:
     def add(self, args: argparse.Namespace) -> int:
         """Add an agent, or update one: what is not given keeps its value on file."""
         settings = self._settings(args)
-        from ticketdb.seats import add_agent, agent_by_staff_number, parse_skill
+        from agents.seat_store import add_agent, agent_by_staff_number, parse_skill
 
         try:
             skills = dict(parse_skill(t) for t in args.skill) if args.skill is not None else None
@@ -194,7 +194,7 @@ class AgentsCommands:
 
     def import_(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
-        from ticketdb.seats import AgentImportError, import_csv, read_agents_csv
+        from agents.seat_store import AgentImportError, import_csv, read_agents_csv
 
         path = Path(args.file)
         known = _known_skills(settings)
@@ -216,8 +216,8 @@ class AgentsCommands:
 
     def list_(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
-        from ticketdb.phones import PhoneStatus, statuses
-        from ticketdb.seats import list_seats
+        from agents.phone_store import PhoneStatus, statuses
+        from agents.seat_store import list_seats
 
         with self._db_session(settings) as s:
             rows = list_seats(s)
@@ -247,11 +247,11 @@ class AgentsCommands:
 
     def state(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
+        from agents.seat_changes import RuleRefused, change_state
+        from agents.seat_store import StaleState, UnknownAgent
         from agents.seats import IllegalTransition
         from agents.shifts import ShiftsInvalid
         from kernel.calendar import CalendarError
-        from ticketdb.seat_changes import RuleRefused, change_state
-        from ticketdb.seats import StaleState, UnknownAgent
 
         try:
             config = shift_config(settings)
@@ -301,7 +301,7 @@ class AgentsCommands:
 
     def passwd(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
-        from ticketdb.seats import UnknownAgent
+        from agents.seat_store import UnknownAgent
 
         if sys.stdin.isatty():
             password = getpass.getpass(f"new password for {args.staff_number}: ")
@@ -321,7 +321,7 @@ class AgentsCommands:
 
     def history(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
-        from ticketdb.seats import history
+        from agents.seat_store import history
 
         try:
             since = _parse_since(args.since) if args.since else None

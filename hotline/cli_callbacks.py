@@ -116,7 +116,7 @@ class CallbackCommands:
 
     def list(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
-        from ticketdb.seats import agent_by_staff_number
+        from agents.seat_store import agent_by_staff_number
         from ticketdb.worklist import open_items, worklist
 
         tz = self._tz(settings)

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from hotline.cli_agents import SessionOpener, SettingsLoader, in_state_for
 
 if TYPE_CHECKING:
+    from agents.lead_store import QueueStats
     from agents.shifts import ShiftConfig
     from kernel.settings import Settings
-    from ticketdb.wallboard import QueueStats
 
 EXIT_CONFIG = 2
 
@@ -79,8 +79,8 @@ class LeadCommands:
         settings = self._settings(args)
         from sqlalchemy import select
 
+        from agents.lead_store import open_alerts
         from ticketdb.models import Agent
-        from ticketdb.wallboard import open_alerts
 
         with self._db_session(settings) as s:
             rows = open_alerts(s)
@@ -102,9 +102,9 @@ class LeadCommands:
 
     def handover_add(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
+        from agents.lead_store import add_handover_note
+        from agents.seat_store import agent_by_staff_number
         from agents.shifts import ShiftsInvalid
-        from ticketdb.seats import agent_by_staff_number
-        from ticketdb.wallboard import add_handover_note
 
         try:
             config = _shift_config(settings)
@@ -138,7 +138,7 @@ class LeadCommands:
 
     def handover_show(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
-        from ticketdb.wallboard import handover_notes
+        from agents.lead_store import handover_notes
 
         if args.limit < 1:
             _error("--limit must be at least 1")
@@ -162,8 +162,8 @@ class LeadCommands:
 
     def queues_stats(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
+        from agents.lead_store import queue_stats
         from agents.queue_config import QueueConfigError, load_queues
-        from ticketdb.wallboard import queue_stats
 
         if args.window < 1:
             _error("--window must be at least 1 minute")

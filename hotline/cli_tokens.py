@@ -35,8 +35,8 @@ class TokenCommands:
 
     def add(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
+        from agents.seat_store import UnknownAgent
         from ticketdb.api_tokens import create_token
-        from ticketdb.seats import UnknownAgent
 
         with self._db_session(settings) as s:
             try:
@@ -58,8 +58,8 @@ class TokenCommands:
 
     def list(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
+        from agents.seat_store import UnknownAgent
         from ticketdb.api_tokens import list_tokens
-        from ticketdb.seats import UnknownAgent
 
         with self._db_session(settings) as s:
             try:

@@ -66,7 +66,7 @@ def log_user_change(s: Session, *, by: str, by_role: str, staff_number: str, det
 
 
 def _existing(s: Session, staff_number: str) -> Agent:
-    from ticketdb.seats import UnknownAgent, agent_by_staff_number
+    from agents.seat_store import UnknownAgent, agent_by_staff_number
 
     agent = agent_by_staff_number(s, staff_number)
     if agent is None:
@@ -91,7 +91,7 @@ def create_user(
 
     Raises UserExists, ValueError for bad input (nothing stored). Logged.
     """
-    from ticketdb.seats import add_agent, agent_by_staff_number
+    from agents.seat_store import add_agent, agent_by_staff_number
 
     _check_password(password)
     if agent_by_staff_number(s, staff_number) is not None:
@@ -250,7 +250,7 @@ class UsersCommands:
 
     def passwd(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
-        from ticketdb.seats import UnknownAgent
+        from agents.seat_store import UnknownAgent
 
         password = _read_password(f"new password for {args.staff_number}: ")
         if password is None:
@@ -291,7 +291,7 @@ class UsersCommands:
 
     def set_active(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
-        from ticketdb.seats import UnknownAgent
+        from agents.seat_store import UnknownAgent
 
         active = args.users_command == "enable"
         with self._db_session(settings) as s:

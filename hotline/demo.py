@@ -116,13 +116,13 @@ def _seat_sample_agents(node: ControllerNode) -> tuple[list[Desk], list[str], li
     """Import the sample agents if there are none and log in everyone who takes calls: the
     desks the simulated agents sit at, the phones that never answer, and who they all are
     (for the printout)."""
-    from ticketdb import seats
+    from agents import seat_store
 
     desks, silent, seated = [], [], []
     with make_sessionmaker(node.engine)() as s:
-        if not seats.list_seats(s) and SAMPLE_AGENTS.exists():
-            seats.import_csv(s, SAMPLE_AGENTS)
-        for row in seats.list_seats(s):
+        if not seat_store.list_seats(s) and SAMPLE_AGENTS.exists():
+            seat_store.import_csv(s, SAMPLE_AGENTS)
+        for row in seat_store.list_seats(s):
             agent = row.agent
             if not agent.active or agent.role not in DESK_ROLES:
                 continue
@@ -132,7 +132,7 @@ def _seat_sample_agents(node: ControllerNode) -> tuple[list[Desk], list[str], li
                 desks.append(Desk(agent.id, agent.staff_number, agent.endpoint))
             if row.seat.state in ("offline", "on_leave", "away"):
                 # A seat left on a call by an earlier run is freed by the node itself.
-                seats.set_state(
+                seat_store.set_state(
                     s, agent_id=agent.id, to_state="available", by="system", now=utcnow()
                 )
             seated.append(f"{agent.staff_number} {agent.name}")
@@ -152,8 +152,8 @@ def _demo_users(node: ControllerNode) -> list[DemoUser]:
     hash): the first of each role on file, a demo user where the sample has none."""
     from sqlalchemy import select
 
+    from agents import seat_store
     from hotline.cli_agents import set_password
-    from ticketdb import seats
     from ticketdb.models import Agent
 
     users = []
@@ -166,7 +166,7 @@ def _demo_users(node: ControllerNode) -> list[DemoUser]:
                 .limit(1)
             ).one_or_none()
             if found is None:
-                found = seats.add_agent(
+                found = seat_store.add_agent(
                     s,
                     staff_number=staff_number,
                     name=name,

@@ -24,11 +24,11 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents import seat_store
 from agents.seats import IllegalTransition
 from kernel.clock import utcnow
 from simulator.model import PhoneBehaviour, SimChannel
 from simulator.server import AriSimulator
-from ticketdb import seats
 
 log = logging.getLogger(__name__)
 
@@ -160,17 +160,17 @@ class SimulatedAgents:
 
     def _states(self, desks: list[Desk]) -> dict[str, str]:
         with self.sessions() as s:
-            return {d.endpoint: seats.get_seat(s, d.agent_id).state for d in desks}
+            return {d.endpoint: seat_store.get_seat(s, d.agent_id).state for d in desks}
 
     def _set(self, desk: Desk, from_state: str, to_state: str, reason: str | None) -> bool:
         """The agent changes their own seat, if it is still in ``from_state`` (a lead or
         the queue engine may have changed it meanwhile: then nothing happens)."""
         try:
             with self.sessions() as s:
-                seat = seats.get_seat(s, desk.agent_id)
+                seat = seat_store.get_seat(s, desk.agent_id)
                 if seat.state != from_state:
                     return False
-                seats.set_state(
+                seat_store.set_state(
                     s,
                     agent_id=desk.agent_id,
                     to_state=to_state,
@@ -180,7 +180,7 @@ class SimulatedAgents:
                     expected_version=seat.version,
                 )
                 return True
-        except (IllegalTransition, seats.StaleState):
+        except (IllegalTransition, seat_store.StaleState):
             return False
         except SQLAlchemyError as exc:  # a busy database: the next call tries again
             log.warning("simulated agent %s: %s", desk.staff_number, exc)

@@ -136,10 +136,10 @@ def retention(ctx: JobContext) -> str:
 
 
 def staffing(ctx: JobContext) -> str:
-    """The roster's staffing alerts (``hotline.lead_watch``). A fresh watch each run:
+    """The roster's staffing alerts (``agents.lead_watch``). A fresh watch each run:
     it resyncs with the stored alerts, so it agrees with the queue engine's own watch;
     handover notes stay with that watch, which sees every shift change as it happens."""
-    from hotline.lead_watch import LeadWatch
+    from agents.lead_watch import LeadWatch
 
     s = ctx.settings
     config = shift_config(s)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from agents.engine import QueueManager
+from agents.phones import PhoneMonitor
 from agents.queue_config import QueueCatalog
 from agents.shifts import ShiftConfig
 from hotline.metrics import family
@@ -31,10 +33,8 @@ from ivr.call.service import Prompts, Service
 from ivr.menus.registry import MenuRegistry
 from ivr.queue.callback import CallbackFlow
 from ivr.queue.service import QueueService, QueueSettings
-from ivr.runtime.acd import QueueManager
 from ivr.runtime.controller import Controller, call_key
 from ivr.runtime.executor import CommandExecutor
-from ivr.runtime.phones import PhoneMonitor
 from kernel.clock import utcnow
 from kernel.settings import Settings
 from ticketdb.engine import make_engine, make_sessionmaker
@@ -164,7 +164,7 @@ class ControllerNode:
             )
             services["queue"] = lambda: QueueService(acd.config, queue_settings)
             if self.shifts is not None:
-                from hotline.lead_watch import LeadWatch
+                from agents.lead_watch import LeadWatch
 
                 acd.lead_watch = LeadWatch(
                     make_sessionmaker(self.engine), self.shifts, s.node.name, self.clock

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.queue_store import QUEUED
 from hotline.metrics import Collector, Family, Histogram, LabelValues, Registry, family
 from ticketdb.models import SEAT_STATES, Call, Notification, QueueEntry, SeatState
-from ticketdb.queue import QUEUED
 
 if TYPE_CHECKING:
     from hotline.node import ControllerNode

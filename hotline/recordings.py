@@ -37,11 +37,11 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from agents import lead_store
 from ivr.ari import errors as ari_errors
 from ivr.call import commands as cmd
 from ivr.runtime.executor import Writer
 from ticketdb import recordings as rows
-from ticketdb import wallboard
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ class RecordingStore:
         )
         self.writer.submit(
             functools.partial(
-                wallboard.raise_alert,
+                lead_store.raise_alert,
                 kind=ALERT_KIND,
                 severity="warning",
                 message=f"A call recording could not be kept ({name}): {error}",

@@ -20,8 +20,8 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
+from agents.seat_store import UnknownAgent, agent_by_staff_number
 from ticketdb.models import Agent, ApiToken
-from ticketdb.seats import UnknownAgent, agent_by_staff_number
 from ticketdb.sql import transaction
 
 # Lets a leaked token be recognised in logs and by secret scanners.

@@ -224,7 +224,7 @@ class SeatState(Base):
     """The current state of one agent's seat; every change bumps ``version``.
 
     ``claimed_by_node``/``claim_channel`` say which controller reserved the agent for
-    which call: set by one conditional UPDATE (``ticketdb.seats.claim_available``), so
+    which call: set by one conditional UPDATE (``agents.seat_store.claim_available``), so
     two nodes can never both win the same agent.
     """
 

@@ -30,9 +30,9 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from agents.lead_store import ABANDONED
 from ticketdb.models import TICKET_KINDS, Agent, Call, CallbackRequest, Ticket
 from ticketdb.service_level import service_level
-from ticketdb.wallboard import ABANDONED
 from ticketdb.worklist import (
     OPEN,
     OUTBOUND_DIALLED,

@@ -33,10 +33,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from agents.seat_store import agent_by_staff_number
 from ticketdb.customers import find_by_phone, normalise_phone
 from ticketdb.escalations import escalate
 from ticketdb.models import TICKET_KINDS, TICKET_STATUSES, Call, Ticket, TicketEvent
-from ticketdb.seats import agent_by_staff_number
 from ticketdb.sql import transaction
 from tickets.config import TicketRules
 from tickets.kinds import (

@@ -30,13 +30,13 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from agents.lead_store import ABANDONED, WAITING_STATUSES
 from agents.queue_config import QueueCatalog, QueueConfig
+from agents.roster import read_roster
+from agents.seat_store import list_seats
 from agents.shifts import Alert, ShiftConfig, Staffing, alerts, overdue_away, staffing
 from ticketdb.models import Call, CallbackRequest, QueueEntry, Ticket
-from ticketdb.roster import read_roster
-from ticketdb.seats import list_seats
 from ticketdb.service_level import service_level
-from ticketdb.wallboard import ABANDONED, WAITING_STATUSES
 
 DEFAULT_THRESHOLD = 15  # seconds; a queue not in the catalog answers "within three rings"
 # A ticket the lead must still see: not yet resolved or otherwise finished.

@@ -20,7 +20,7 @@ An item is open until it is *completed* (reached: satisfaction and remarks) or
 *unreachable* (``max_attempts`` attempts not reached; listed by ``unreachable_report``);
 either way a complaint's ticket then moves to callback_done (``close_ticket``).
 Queue callbacks answered by the queue engine end as ``done`` / ``unreached``
-(``ticketdb.queue``); the reports count those as completed / unreachable.
+(``agents.queue_store``); the reports count those as completed / unreachable.
 
 Dialling: ``request_dial`` puts a *dial entry* in the global queue (``queue_entries``,
 status ``callback``, pinned to the agent) that the queue engine picks up; the engine
@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from agents.seat_store import get_seat
 from ticketdb.customers import normalise_phone
 from ticketdb.models import (
     Agent,
@@ -46,7 +47,6 @@ from ticketdb.models import (
     QueueEntry,
     Ticket,
 )
-from ticketdb.seats import get_seat
 from ticketdb.sql import insert, transaction
 from tickets import callback_plan as plan
 from tickets.callback_plan import CallbackRules
@@ -61,7 +61,7 @@ GENERATED_SOURCES = ("complaint", "member", "survey")
 OPEN = "open"
 COMPLETED = "completed"
 UNREACHABLE = "unreachable"
-# The queue engine's own ends for queue callbacks (ticketdb.queue) count the same.
+# The queue engine's own ends for queue callbacks (agents.queue_store) count the same.
 REACHED_STATUSES = (COMPLETED, "done")
 UNREACHABLE_STATUSES = (UNREACHABLE, "unreached")
 MEMBER_TIERS = ("member", "vip")
@@ -363,9 +363,9 @@ def _surveys(
 def agents_on_shift(s: Session, shifts: ShiftConfig | None, now: datetime) -> list[int]:
     """Normal seats logged in (not offline or on leave) and, with shift rules, on shift
     now: the agents the worklist is shared among."""
+    from agents.roster import read_roster
+    from agents.seat_store import list_seats
     from agents.shifts import PRESENT_STATES, on_shift
-    from ticketdb.roster import read_roster
-    from ticketdb.seats import list_seats
 
     if shifts is not None:
         roster = read_roster(s, shifts)

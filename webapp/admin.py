@@ -23,6 +23,14 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from agents import lead_store
+from agents.seat_store import (
+    UnknownAgent,
+    agent_by_staff_number,
+    list_seats,
+    parse_skill,
+    set_skills,
+)
 from hotline.cli_agents import ROLES
 from hotline.cli_users import (
     LastAdmin,
@@ -35,9 +43,7 @@ from hotline.cli_users import (
 )
 from kernel.clock import utcnow
 from kernel.settings import Settings
-from ticketdb import wallboard
 from ticketdb.models import Agent, AuditEntry
-from ticketdb.seats import UnknownAgent, agent_by_staff_number, list_seats, parse_skill, set_skills
 from webapp import admin_config
 from webapp.auth import login_required, me
 from webapp.db import db
@@ -268,7 +274,7 @@ def change_skills(staff_number: str) -> Page | WerkzeugResponse:
 
 
 def _lengths(catalog: Any, now: datetime) -> dict[str, dict[str, Any]]:
-    stats = wallboard.queue_stats(db(), catalog, now)
+    stats = lead_store.queue_stats(db(), catalog, now)
     return {
         q.queue: {
             "waiting": q.waiting,

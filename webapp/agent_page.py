@@ -24,6 +24,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response
 from sqlalchemy import func, or_, select
 
+from agents.lead_store import add_handover_note, handover_notes
 from agents.seats import AWAY_REASONS
 from kernel.clock import utcnow
 from kernel.settings import Settings
@@ -38,7 +39,6 @@ from ticketdb.screen_pop import (
     menu_keys,
     menu_nodes,
 )
-from ticketdb.wallboard import add_handover_note, handover_notes
 from webapp.agent_forms import ticket_forms
 from webapp.auth import json_body, login_required, me
 from webapp.callbacks import callback_resources

@@ -1,7 +1,7 @@
 """The JSON API of the agents' web page: seats, wrap-up, acting lead, call control requests.
 
 An agent sees and changes only their own seat; leads and admins see and change every
-seat. Seat changes go through ``ticketdb.seat_changes`` like the CLI's, so a shift rule
+seat. Seat changes go through ``agents.seat_changes`` like the CLI's, so a shift rule
 refuses the same change in both (409 with the rule's id). Call control requests are
 rows in ``call_controls`` that the node running the call carries out; the page polls
 the request for its answer.
@@ -18,14 +18,10 @@ from typing import Any
 from flask import Blueprint, request
 from sqlalchemy import select
 
-from agents.seats import IllegalTransition, State
-from kernel.clock import utcnow
-from ticketdb import away_requests
-from ticketdb.customers import normalise_phone
-from ticketdb.models import Agent, CallControl, SeatState
-from ticketdb.roster import set_acting_lead
-from ticketdb.seat_changes import RuleRefused, change_state, end_wrap_up, extend_wrap_up
-from ticketdb.seats import (
+from agents import away_requests
+from agents.roster import set_acting_lead
+from agents.seat_changes import RuleRefused, change_state, end_wrap_up, extend_wrap_up
+from agents.seat_store import (
     LEAD_ROLES,
     MAX_REASON,
     StaleState,
@@ -36,6 +32,10 @@ from ticketdb.seats import (
     list_seats,
     skills_of,
 )
+from agents.seats import IllegalTransition, State
+from kernel.clock import utcnow
+from ticketdb.customers import normalise_phone
+from ticketdb.models import Agent, CallControl, SeatState
 from webapp.auth import is_lead, json_body, login_required, me
 from webapp.db import db, shift_config
 from webapp.errors import ApiError
@@ -193,7 +193,7 @@ def seat_state(staff_number: str) -> dict[str, Any]:
 
 def _ask_the_lead(agent: Agent, refused: RuleRefused) -> None:
     """An agent's own away request, refused by a rule a lead may override, waits on the
-    wallboard for the lead to approve or deny it (``ticketdb.away_requests``)."""
+    wallboard for the lead to approve or deny it (``agents.away_requests``)."""
     d = refused.decision
     if agent.id != me().id or d.action != "away" or d.rule is None or not d.overridable_by:
         return

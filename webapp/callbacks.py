@@ -23,11 +23,11 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, request
 
+from agents.seat_store import LEAD_ROLES
 from kernel.clock import utcnow
 from kernel.settings import Settings
 from ticketdb import worklist
 from ticketdb.audit import record_access
-from ticketdb.seats import LEAD_ROLES
 from tickets.callback_plan import CallbackRules
 from webapp.auth import is_lead, json_body, login_required, me
 from webapp.db import db

@@ -19,11 +19,11 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, render_template_string, request
 
+from agents.seat_store import LEAD_ROLES
 from hotline.site_rules import TicketSite
 from kernel.clock import utcnow
 from ticketdb.audit import record_access
 from ticketdb.dispatch import dispatch_list
-from ticketdb.seats import LEAD_ROLES
 from ticketdb.sla import breaches
 from tickets.dispatch import CSV_HEADER, cutoff_instant, order_row, parse_day, render_csv
 from webapp.auth import login_required, me

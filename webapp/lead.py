@@ -9,10 +9,10 @@ from typing import Any
 
 from flask import Blueprint, request
 
+from agents import lead_store
+from agents.seat_store import LEAD_ROLES
 from kernel.clock import utcnow
-from ticketdb import wallboard
 from ticketdb.models import HandoverNote, LeadAlert
-from ticketdb.seats import LEAD_ROLES
 from webapp.auth import json_body, login_required, me
 from webapp.db import db, queue_catalog
 from webapp.errors import ApiError
@@ -41,7 +41,7 @@ def queues() -> dict[str, Any]:
         raise ApiError(400, "window: a whole number of minutes") from None
     if not 1 <= window <= MAX_WINDOW_MINUTES:
         raise ApiError(400, f"window: between 1 and {MAX_WINDOW_MINUTES} minutes")
-    stats = wallboard.queue_stats(db(), catalog, utcnow(), window)
+    stats = lead_store.queue_stats(db(), catalog, utcnow(), window)
     return {"window_minutes": window, "queues": [asdict(q) for q in stats]}
 
 
@@ -63,14 +63,14 @@ def alerts() -> dict[str, Any]:
     """Open alerts; with ``?since=ISO`` also those raised or cleared since then."""
     since = request.args.get("since")
     if since is None:
-        return {"alerts": [_alert(a) for a in wallboard.open_alerts(db())]}
+        return {"alerts": [_alert(a) for a in lead_store.open_alerts(db())]}
     try:
         at = datetime.fromisoformat(since)
     except ValueError:
         raise ApiError(400, "since: an ISO 8601 instant") from None
     if at.tzinfo is None:
         raise ApiError(400, "since: give a time zone (e.g. +08:00 or Z)")
-    return {"alerts": [_alert(a) for a in wallboard.alerts_since(db(), at)]}
+    return {"alerts": [_alert(a) for a in lead_store.alerts_since(db(), at)]}
 
 
 def _note(n: HandoverNote) -> dict[str, Any]:
@@ -90,7 +90,7 @@ def _note(n: HandoverNote) -> dict[str, Any]:
 @login_required(roles=LEAD_ROLES)
 def handover_notes() -> dict[str, Any]:
     team = request.args.get("team") or None
-    return {"notes": [_note(n) for n in wallboard.handover_notes(db(), team=team)]}
+    return {"notes": [_note(n) for n in lead_store.handover_notes(db(), team=team)]}
 
 
 @bp.post("/handover")
@@ -110,7 +110,7 @@ def add_handover_note() -> tuple[dict[str, Any], int]:
         if value is not None and not isinstance(value, str):
             raise ApiError(400, f"{key}: a shift name")
     try:
-        note = wallboard.add_handover_note(
+        note = lead_store.add_handover_note(
             db(),
             team=team,
             author=me().staff_number,

@@ -15,12 +15,12 @@ from typing import Any
 
 from flask import Blueprint, Flask
 
+from agents.seat_store import LEAD_ROLES, agent_by_staff_number, get_seat
 from kernel.clock import utcnow
 from kernel.settings import Settings
 from ticketdb.audit import record_access
 from ticketdb.call_log import get_call
 from ticketdb.models import CallControl
-from ticketdb.seats import LEAD_ROLES, agent_by_staff_number, get_seat
 from webapp.auth import json_body, login_required, me
 from webapp.db import db
 from webapp.errors import ApiError

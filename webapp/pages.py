@@ -25,8 +25,8 @@ from flask import (
 )
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from agents.seat_store import LEAD_ROLES
 from ticketdb.models import Agent
-from ticketdb.seats import LEAD_ROLES
 from webapp.auth import LoginRefused, authenticate, csrf_token, current_agent
 from webapp.db import db
 from webapp.i18n import LANGUAGE_NAMES, LANGUAGES, current_language, strings_for, translate

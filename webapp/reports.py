@@ -21,12 +21,12 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request, url_for
 from sqlalchemy.orm import Session
 
+from agents.seat_store import LEAD_ROLES
 from kernel.clock import utcnow
 from kernel.settings import Settings
 from ticketdb import reports as q
 from ticketdb import worklist
 from ticketdb.audit import record_access
-from ticketdb.seats import LEAD_ROLES
 from tickets import report_periods as periods
 from tickets.report_periods import ReportWindow
 from webapp import callbacks

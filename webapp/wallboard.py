@@ -30,16 +30,17 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, url_for
 from sqlalchemy import select
 
+from agents import away_requests
+from agents.lead_store import open_alerts
+from agents.seat_changes import RuleRefused, change_state
+from agents.seat_store import LEAD_ROLES, StaleState, UnknownAgent
 from agents.seats import AWAY_REASONS, IllegalTransition
 from kernel.clock import utcnow
 from kernel.settings import Settings
-from ticketdb import away_requests, wallboard_stats
+from ticketdb import wallboard_stats
 from ticketdb.audit import record_access
 from ticketdb.models import Agent
-from ticketdb.seat_changes import RuleRefused, change_state
-from ticketdb.seats import LEAD_ROLES, StaleState, UnknownAgent
 from ticketdb.sla import breaches
-from ticketdb.wallboard import open_alerts
 from webapp import charts
 from webapp.auth import login_required, me
 from webapp.db import db, queue_catalog, shift_config

@@ -2,7 +2,7 @@
 
 The menu hands the call over (``ctx.hand_over("queue", request)``); from then on this
 service owns it until it ends. Pure like the rest of call control: inputs in, commands
-out. The distributor (``ivr.runtime.acd``) decides which agent gets which call across
+out. The distributor (``agents.engine``) decides which agent gets which call across
 every node and claims the agent in the database; this service only reacts:
 
     entering ──Enqueued──▶ waiting (music on hold; position / wait announcements;
@@ -332,7 +332,7 @@ class QueueService:
             return True
         if event.command == "Originate":
             # Asterisk would not ring the agent's (or consult target's) phone: not the
-            # agent's miss — the phone is marked unreachable (ivr.runtime.phones) and the
+            # agent's miss — the phone is marked unreachable (agents.phones) and the
             # next agent is tried at once.
             if s.consult is not None and not s.consult.get("answered"):
                 self._consult_failed(ctx, missed=False)

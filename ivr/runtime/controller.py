@@ -120,7 +120,7 @@ class Controller:
         self.stats = ControllerStats()
         self._reconcile_lock = asyncio.Lock()
         self.on_call_finished: Callable[[CallSession], None] | None = None
-        # Phones registering or going away (``ivr.runtime.phones``); no call's business.
+        # Phones registering or going away (``agents.phones``); no call's business.
         self.on_endpoint: Callable[[ev.EndpointStateChange], None] | None = None
 
     # -- event routing (called by the event reader; must never block) ----------------

@@ -36,13 +36,13 @@ class Writer(Protocol):
 
 
 class QueueBackend(Protocol):
-    """Carries out the queue's commands (``ivr.runtime.acd.QueueManager``)."""
+    """Carries out the queue's commands (``agents.engine.QueueManager``)."""
 
     async def execute(self, channel_id: str, command: cmd.QueueCommand) -> inp.Input | None: ...
 
 
 class PhoneRefusals(Protocol):
-    """Hears of phones Asterisk refused to ring (``ivr.runtime.phones.PhoneMonitor``)."""
+    """Hears of phones Asterisk refused to ring (``agents.phones.PhoneMonitor``)."""
 
     def refused(self, endpoint: str, reason: str) -> None: ...
 

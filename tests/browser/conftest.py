@@ -26,11 +26,11 @@ import yaml
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents import seat_store
 from hotline.cli_agents import set_password
 from hotline.site import HotlineSite, SiteOptions
 from kernel.clock import utcnow
 from kernel.settings import Settings
-from ticketdb import seats
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
 
@@ -119,9 +119,9 @@ class BrowserSite:
     def set_state(self, role: str, state: str, reason: str | None = None) -> None:
         """Put a user's seat in ``state`` directly (test setup, not under test)."""
         with self.sessions() as s:
-            agent = seats.agent_by_staff_number(s, self.users[role][0])
+            agent = seat_store.agent_by_staff_number(s, self.users[role][0])
             assert agent is not None
-            seats.set_state(
+            seat_store.set_state(
                 s, agent_id=agent.id, to_state=state, by="system", now=utcnow(), reason=reason
             )
 
@@ -129,7 +129,7 @@ class BrowserSite:
         upgrade(self.site.settings.database.url)
         with self.sessions() as s:
             for role, (staff, name, kind) in USERS.items():
-                seats.add_agent(
+                seat_store.add_agent(
                     s,
                     staff_number=staff,
                     name=name,

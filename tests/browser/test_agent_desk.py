@@ -15,12 +15,12 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from agents.seat_store import agent_by_staff_number
 from kernel.clock import utcnow
 from tests.browser.conftest import BrowserSite
 from tests.browser.helpers import login, screenshot_path, wait_until
 from ticketdb.customers import upsert_customer
 from ticketdb.models import Call, CallbackRequest, SeatState, Ticket
-from ticketdb.seats import agent_by_staff_number
 from ticketdb.tickets import create_ticket
 
 CALLER = "13812345678"

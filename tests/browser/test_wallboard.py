@@ -12,11 +12,11 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from agents.seat_store import agent_by_staff_number, history
 from kernel.clock import utcnow
 from tests.browser.conftest import REPO, BrowserSite
 from tests.browser.helpers import login, screenshot_path, wait_until
 from ticketdb.models import CallControl, SeatState
-from ticketdb.seats import agent_by_staff_number, history
 from ticketdb.tickets import create_ticket
 from tickets.config import load_rules
 

@@ -15,11 +15,14 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.node import ControllerNode
 from hotline.prompts_setup import system_prompts
 from kernel.settings import Settings
 from simulator.server import AriSimulator
+from ticketdb.engine import make_engine, make_sessionmaker
 
 PASSWORD = secrets.token_urlsafe(12)
 
@@ -134,3 +137,16 @@ def cpu_hog() -> Iterator[int]:
             proc.kill()
         for proc in procs:
             proc.wait(10)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on this test's migrated database (``db_url``: SQLite and PostgreSQL)."""
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_sessionmaker(engine)

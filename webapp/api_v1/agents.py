@@ -17,9 +17,9 @@ from typing import Any
 
 from flask import Blueprint
 
+from agents.seat_store import agent_by_staff_number, get_seat, list_seats, skills_of
 from kernel.clock import utcnow
 from ticketdb.models import SEAT_STATES, Agent, SeatState
-from ticketdb.seats import agent_by_staff_number, get_seat, list_seats, skills_of
 from webapp.api_v1.common import (
     arg,
     forbidden,

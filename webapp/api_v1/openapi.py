@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agents.phone_store import PhoneStatus
 from agents.seats import State
 from ticketdb.models import AGENT_ROLES, CUSTOMER_TIERS, TICKET_KINDS, TICKET_STATUSES
-from ticketdb.phones import PhoneStatus
 from tickets.kinds import (
     COMPLAINT_CATEGORIES,
     FaultDetails,

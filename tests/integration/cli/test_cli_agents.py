@@ -14,11 +14,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash
 
+from agents import phone_store
+from agents.phone_store import PhoneSeen
 from hotline.cli_agents import in_state_for
-from ticketdb import phones
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.models import Agent
-from ticketdb.phones import PhoneSeen
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -233,13 +233,13 @@ def test_list_shows_each_agents_phone(db_url: str, tmp_path: Path) -> None:
         with make_sessionmaker(engine)() as s:
             ids = {a.staff_number: a.id for a in s.scalars(sa.select(Agent))}
             now = datetime.now(UTC)
-            phones.record(s, "node-a", [
+            phone_store.record(s, "node-a", [
                 PhoneSeen(ids["8001"], "PJSIP/8001", False, reason="not registered (offline)"),
                 PhoneSeen(ids["8002"], "PJSIP/8002", True, channels=1),
                 PhoneSeen(ids["8004"], "PJSIP/8004", False, reason="refused"),
             ], now)  # fmt: skip
             # Another node reaches 8004's phone: it can still be rung, so it is ready.
-            phones.record(s, "node-b", [PhoneSeen(ids["8004"], "PJSIP/8004", True)], now)
+            phone_store.record(s, "node-b", [PhoneSeen(ids["8004"], "PJSIP/8004", True)], now)
     finally:
         engine.dispose()
 

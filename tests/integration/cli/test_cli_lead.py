@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.erlang import agents_needed
+from agents.lead_store import clear_alert, raise_alert
+from agents.seat_store import add_agent
 from hotline.cli_lead import add_lead_parser
 from tests.integration.cli.cli_harness import run_cli
 from ticketdb.models import Call, QueueEntry
-from ticketdb.seats import add_agent
-from ticketdb.wallboard import clear_alert, raise_alert
 
 SHIFTS = """\
 timezone: UTC

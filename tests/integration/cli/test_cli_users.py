@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash
 
+from agents.seat_store import agent_by_staff_number
 from hotline.cli_users import add_users_parser
 from tests.integration.cli.cli_harness import run_cli
 from ticketdb.audit import entries_for
-from ticketdb.seats import agent_by_staff_number
 
 
 def hotline(
@@ -69,7 +69,7 @@ def test_add_with_endpoint_and_team_then_list(
 
 
 def add_agent_without_password(s: Session) -> None:
-    from ticketdb.seats import add_agent
+    from agents.seat_store import add_agent
 
     add_agent(s, staff_number="8004", name="Zhao", endpoint="PJSIP/8004")
 

@@ -14,12 +14,12 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents import seat_store
 from hotline.demo_agents import Desk, HandleTimes, SimulatedAgents
 from kernel.clock import utcnow
 from simulator.model import PhoneBehaviour, SimChannel
 from simulator.server import AriSimulator
 from tests.integration.conftest import wait_for
-from ticketdb import seats
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
 
@@ -50,18 +50,20 @@ def _desks(sessions: sessionmaker[Session], count: int) -> list[Desk]:
     with sessions() as s:
         for n in range(count):
             staff = f"80{n:02d}"
-            agent = seats.add_agent(
+            agent = seat_store.add_agent(
                 s, staff_number=staff, name=f"Agent {staff}", endpoint=f"PJSIP/{staff}",
                 team="hotline",
             )  # fmt: skip
-            seats.set_state(s, agent_id=agent.id, to_state="available", by="system", now=utcnow())
+            seat_store.set_state(
+                s, agent_id=agent.id, to_state="available", by="system", now=utcnow()
+            )
             desks.append(Desk(agent.id, staff, agent.endpoint))
     return desks
 
 
 def _state(sessions: sessionmaker[Session], desk: Desk) -> str:
     with sessions() as s:
-        return seats.get_seat(s, desk.agent_id).state
+        return seat_store.get_seat(s, desk.agent_id).state
 
 
 def _ring(sim: AriSimulator, endpoint: str) -> SimChannel:
@@ -121,12 +123,14 @@ def _wrap_up(sessions: sessionmaker[Session], desk: Desk) -> None:
     """Take the seat through a call as the queue engine does, into an hour of wrap-up."""
     now = utcnow()
     with sessions() as s:
-        assert seats.claim_available(s, agent_id=desk.agent_id, node="n1", channel_id="c1", now=now)
+        assert seat_store.claim_available(
+            s, agent_id=desk.agent_id, node="n1", channel_id="c1", now=now
+        )
         for state in ("ringing", "on_call"):
-            seats.set_state(
+            seat_store.set_state(
                 s, agent_id=desk.agent_id, to_state=state, by="system", node="n1", now=now
             )
-        seats.set_state(
+        seat_store.set_state(
             s, agent_id=desk.agent_id, to_state="wrap_up", by="system", node="n1", now=now,
             wrap_up_until=now + timedelta(hours=1),
         )  # fmt: skip
@@ -184,6 +188,9 @@ async def test_breaks_are_taken_one_at_a_time_and_end(
         await _stop(task)
     with sessions() as s:
         reasons = {
-            c.reason for d in desks for c in seats.history(s, d.agent_id) if c.to_state == "away"
+            c.reason
+            for d in desks
+            for c in seat_store.history(s, d.agent_id)
+            if c.to_state == "away"
         }
     assert reasons == {"break"}

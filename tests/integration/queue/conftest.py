@@ -17,13 +17,13 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from agents import seat_store
 from agents.queue_config import QueueCatalog, QueueConfig
 from agents.shifts import ShiftConfig
 from hotline.node import ControllerNode
 from ivr.queue.direct import DirectToQueue
 from simulator.server import AriSimulator
 from tests.integration.conftest import PASSWORD, make_settings
-from ticketdb import seats
 from ticketdb.engine import make_sessionmaker
 from ticketdb.models import Call, QueueEntry, SeatStateChange
 
@@ -79,15 +79,15 @@ class QueueNode:
 
     def seat_state(self, staff: str) -> str:
         with self.session() as s:
-            agent = seats.agent_by_staff_number(s, staff)
+            agent = seat_store.agent_by_staff_number(s, staff)
             assert agent is not None
-            return seats.get_seat(s, agent.id).state
+            return seat_store.get_seat(s, agent.id).state
 
     def history(self, staff: str) -> list[SeatStateChange]:
         with self.session() as s:
-            agent = seats.agent_by_staff_number(s, staff)
+            agent = seat_store.agent_by_staff_number(s, staff)
             assert agent is not None
-            return seats.history(s, agent.id)
+            return seat_store.history(s, agent.id)
 
     def add_agent(
         self,
@@ -104,7 +104,7 @@ class QueueNode:
         endpoint = f"PJSIP/{staff}"
         self.sim.set_phone(endpoint, answer_after, busy=busy, hangup_after=hangup_after)
         with self.session() as s:
-            agent = seats.add_agent(
+            agent = seat_store.add_agent(
                 s,
                 staff_number=staff,
                 name=f"Agent {staff}",
@@ -114,16 +114,16 @@ class QueueNode:
                 skills=skills or {"general": 3},
             )
             if login:
-                seats.set_state(
+                seat_store.set_state(
                     s, agent_id=agent.id, to_state="available", by=staff, now=datetime.now(UTC)
                 )
             return agent.id
 
     def login(self, staff: str) -> None:
         with self.session() as s:
-            agent = seats.agent_by_staff_number(s, staff)
+            agent = seat_store.agent_by_staff_number(s, staff)
             assert agent is not None
-            seats.set_state(
+            seat_store.set_state(
                 s, agent_id=agent.id, to_state="available", by=staff, now=datetime.now(UTC)
             )
 

@@ -15,14 +15,15 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
+from agents import queue_store as entries
+from agents import seat_store
 from hotline.node import ControllerNode
 from ivr.queue.direct import DirectToQueue
 from kernel.calendar import load_calendars
 from simulator.server import AriSimulator
 from tests.integration.conftest import make_settings, wait_for
 from tests.integration.queue.conftest import QueueNode, catalog
-from ticketdb import queue as entries
-from ticketdb import seats, worklist
+from ticketdb import worklist
 from ticketdb.callbacks import request_callback
 from ticketdb.models import Call, CallbackRequest
 from tickets.callback_plan import CallbackRules
@@ -127,7 +128,7 @@ def new_item(qn: QueueNode, number: str, at: datetime) -> int:
 
 def agent_id(qn: QueueNode, staff: str) -> int:
     with qn.session() as s:
-        found = seats.agent_by_staff_number(s, staff)
+        found = seat_store.agent_by_staff_number(s, staff)
         assert found is not None
         return found.id
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from agents import lead_store, seat_store
 from agents.shifts import load_shifts
 from kernel.clock import utcnow
 from simulator.server import AriSimulator
 from tests.integration.conftest import wait_for
 from tests.integration.queue.conftest import QueueNodeFactory
-from ticketdb import seats, wallboard
 
 SHIFTS = """\
 timezone: UTC
@@ -40,14 +40,14 @@ async def test_understaffing_alert_within_5_seconds_and_cleared(
 
     def open_kinds() -> list[str]:
         with qn.session() as s:
-            return [a.kind for a in wallboard.open_alerts(s)]
+            return [a.kind for a in lead_store.open_alerts(s)]
 
     # Two on duty: the minimum, so no alert (one was raised before they logged in).
     await wait_for(lambda: open_kinds() == [], timeout=30, what="no alert with two on duty")
     with qn.session() as s:
-        agent = seats.agent_by_staff_number(s, "8002")
+        agent = seat_store.agent_by_staff_number(s, "8002")
         assert agent is not None
-        seats.set_state(s, agent_id=agent.id, to_state="offline", by="8002", now=utcnow())
+        seat_store.set_state(s, agent_id=agent.id, to_state="offline", by="8002", now=utcnow())
     changed = time.monotonic()
     await wait_for(lambda: "understaffed" in open_kinds(), timeout=30, what="understaffed alert")
     assert time.monotonic() - changed < 5

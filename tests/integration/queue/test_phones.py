@@ -10,13 +10,13 @@ import logging
 
 import pytest
 
-from ivr.runtime import acd as acd_module
+from agents import engine as acd_module
+from agents import phone_store, seat_store
+from agents.phone_store import PhoneStatus
 from simulator.callers import ScriptedCall
 from simulator.server import AriSimulator
 from tests.integration.conftest import wait_for
 from tests.integration.queue.conftest import QueueNode, QueueNodeFactory, catalog
-from ticketdb import phones, seats
-from ticketdb.phones import PhoneStatus
 
 # Quick looks at the phones, so a test need not wait the production 5 s.
 FAST_PHONES = {"phone_refresh": 0.3}
@@ -32,11 +32,11 @@ def rang(sim: AriSimulator, endpoint: str) -> bool:
     return any(ch.endpoint == endpoint for ch in sim.engine.channels_seen)
 
 
-def phone_of(qn: QueueNode, staff: str) -> phones.PhoneView | None:
+def phone_of(qn: QueueNode, staff: str) -> phone_store.PhoneView | None:
     with qn.session() as s:
-        agent = seats.agent_by_staff_number(s, staff)
+        agent = seat_store.agent_by_staff_number(s, staff)
         assert agent is not None
-        return phones.statuses(s).get(agent.id)
+        return phone_store.statuses(s).get(agent.id)
 
 
 def status_of(qn: QueueNode, staff: str) -> PhoneStatus | None:
@@ -103,7 +103,7 @@ async def test_a_phone_asterisk_refuses_is_marked_unreachable_and_the_next_agent
     assert view is not None and view.status is PhoneStatus.OFFLINE
     assert view.reason  # Asterisk's own words
     with qn.session() as s:
-        agent = seats.agent_by_staff_number(s, "8001")
+        agent = seat_store.agent_by_staff_number(s, "8001")
         assert agent is not None and agent.id == first
         assert agent.missed_in_row == 0  # not the agent's miss
     assert qn.seat_state("8001") == "available"
@@ -204,7 +204,7 @@ async def test_an_orphan_claim_whose_leg_is_still_up_on_asterisk_is_kept(
     with qn.session() as s:
         from datetime import UTC, datetime
 
-        from ticketdb import offers
+        from agents import offers
 
         assert offers.ring(
             s, agent_id=agent_id, node="test-node", channel_id="ghost", now=datetime.now(UTC)
@@ -236,7 +236,7 @@ async def test_a_wrap_up_is_not_taken_for_an_orphan(
     (it was logged once a second, 28-30 lines a call)."""
     qn = await queue_node(catalog(sales={"wrap_up_seconds": 3}))
     qn.add_agent("8001", answer_after=0.2, hangup_after=0.3)
-    caplog.set_level(logging.INFO, logger="ivr.runtime.acd")
+    caplog.set_level(logging.INFO, logger="agents.engine")
     call = await sim.place_call("6000", "+8613800000009", script="wait for answer")
     await wait_for(lambda: qn.seat_state("8001") == "wrap_up", what="wrap-up")
     await wait_for(lambda: qn.seat_state("8001") == "available", timeout=30, what="wrap-up over")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from agents import lead_store, seat_store
 from kernel.clock import utcnow
 from simulator.callers import ScriptedCall
 from simulator.server import AriSimulator
 from tests.integration.conftest import wait_for
 from tests.integration.queue.conftest import QueueNode, QueueNodeFactory, catalog
-from ticketdb import seats, wallboard
 from ticketdb.models import CallbackRequest
 
 
@@ -83,7 +83,7 @@ async def test_ring_no_answer_tries_the_next_agent_and_sets_a_silent_agent_away(
     last = qn.history("8001")[-1]
     assert (last.from_state, last.to_state, last.reason) == ("ringing", "away", "missed_calls")
     with qn.session() as s:
-        alerts = wallboard.open_alerts(s)
+        alerts = lead_store.open_alerts(s)
     assert [(a.kind, a.agent_id) for a in alerts] == [("missed_calls", last.agent_id)]
 
 
@@ -93,10 +93,10 @@ async def test_caller_who_hangs_up_while_waiting_is_recorded_as_abandoned(
     qn = await queue_node()
     qn.add_agent("8001", login=False)
     with qn.session() as s:  # logged in but away: worth waiting for, not offered calls
-        agent = seats.agent_by_staff_number(s, "8001")
+        agent = seat_store.agent_by_staff_number(s, "8001")
         assert agent is not None
-        seats.set_state(s, agent_id=agent.id, to_state="available", by="8001", now=utcnow())
-        seats.set_state(
+        seat_store.set_state(s, agent_id=agent.id, to_state="available", by="8001", now=utcnow())
+        seat_store.set_state(
             s, agent_id=agent.id, to_state="away", reason="meeting", by="8001", now=utcnow()
         )
     call = await sim.place_call("6000", "+8613800000003", script="wait 1.5; hang up")
@@ -131,10 +131,10 @@ async def test_a_full_queue_says_so(sim: AriSimulator, queue_node: QueueNodeFact
     qn = await queue_node(catalog(sales={"max_length": 1}))
     qn.add_agent("8001", answer_after=None, login=False)
     with qn.session() as s:
-        agent = seats.agent_by_staff_number(s, "8001")
+        agent = seat_store.agent_by_staff_number(s, "8001")
         assert agent is not None
-        seats.set_state(s, agent_id=agent.id, to_state="available", by="8001", now=utcnow())
-        seats.set_state(
+        seat_store.set_state(s, agent_id=agent.id, to_state="available", by="8001", now=utcnow())
+        seat_store.set_state(
             s, agent_id=agent.id, to_state="away", reason="break", by="8001", now=utcnow()
         )
     first = await sim.place_call("6000", "+8613800000005")
@@ -154,10 +154,10 @@ async def test_position_and_wait_are_announced(
     qn = await queue_node(catalog(sales={"announce_interval": 2}))
     qn.add_agent("8001", login=False)
     with qn.session() as s:
-        agent = seats.agent_by_staff_number(s, "8001")
+        agent = seat_store.agent_by_staff_number(s, "8001")
         assert agent is not None
-        seats.set_state(s, agent_id=agent.id, to_state="available", by="8001", now=utcnow())
-        seats.set_state(
+        seat_store.set_state(s, agent_id=agent.id, to_state="available", by="8001", now=utcnow())
+        seat_store.set_state(
             s, agent_id=agent.id, to_state="away", reason="break", by="8001", now=utcnow()
         )
     first = await sim.place_call("6000", "+8613800000007")
@@ -179,21 +179,21 @@ async def test_position_and_wait_are_announced(
 
 def away(qn: QueueNode, staff: str, reason: str = "break") -> None:
     with qn.session() as s:
-        agent = seats.agent_by_staff_number(s, staff)
+        agent = seat_store.agent_by_staff_number(s, staff)
         assert agent is not None
-        seat = seats.get_seat(s, agent.id)
+        seat = seat_store.get_seat(s, agent.id)
         if seat.state == "offline":
-            seats.set_state(s, agent_id=agent.id, to_state="available", by=staff, now=utcnow())
-        seats.set_state(
+            seat_store.set_state(s, agent_id=agent.id, to_state="available", by=staff, now=utcnow())
+        seat_store.set_state(
             s, agent_id=agent.id, to_state="away", reason=reason, by=staff, now=utcnow()
         )
 
 
 def back(qn: QueueNode, staff: str) -> None:
     with qn.session() as s:
-        agent = seats.agent_by_staff_number(s, staff)
+        agent = seat_store.agent_by_staff_number(s, staff)
         assert agent is not None
-        seats.set_state(s, agent_id=agent.id, to_state="available", by=staff, now=utcnow())
+        seat_store.set_state(s, agent_id=agent.id, to_state="available", by=staff, now=utcnow())
 
 
 def callback_request(qn: QueueNode) -> CallbackRequest:
@@ -320,9 +320,9 @@ async def test_no_agent_is_rung_while_our_events_socket_is_down(
     qn = await queue_node(catalog(sales={"misses_before_away": 2}))
     qn.add_agent("8001", answer_after=0.1, hangup_after=0.3)
     with qn.session() as s:
-        agent = seats.agent_by_staff_number(s, "8001")
+        agent = seat_store.agent_by_staff_number(s, "8001")
         assert agent is not None
-        seats.set_state(
+        seat_store.set_state(
             s, agent_id=agent.id, to_state="away", by="8001", reason="break", now=utcnow()
         )
     calls = [await sim.place_call("6000", f"+861380000007{n}") for n in range(3)]

@@ -15,6 +15,7 @@ from typing import Any
 import pytest_asyncio
 from sqlalchemy import select
 
+from agents import lead_store, seat_store
 from hotline.node import ControllerNode
 from ivr.queue.direct import DirectToQueue
 from kernel.clock import utcnow
@@ -22,7 +23,6 @@ from kernel.settings import Settings
 from simulator.server import AriSimulator
 from tests.integration.conftest import make_settings, wait_for
 from tests.integration.queue.conftest import QueueNode, catalog
-from ticketdb import seats, wallboard
 from ticketdb.models import Call, Recording
 
 RecordingNodeFactory = Callable[..., Awaitable[QueueNode]]
@@ -221,18 +221,18 @@ async def test_a_queue_callback_of_a_recording_queue_is_recorded_with_its_own_re
 def _set_seat(qn: QueueNode, staff: str, state: str) -> None:
     """Log ``staff`` in (if offline) and put them ``available`` or ``away``."""
     with qn.session() as s:
-        agent = seats.agent_by_staff_number(s, staff)
+        agent = seat_store.agent_by_staff_number(s, staff)
         assert agent is not None
-        if seats.get_seat(s, agent.id).state == "offline":
-            seats.set_state(s, agent_id=agent.id, to_state="available", by=staff, now=utcnow())
+        if seat_store.get_seat(s, agent.id).state == "offline":
+            seat_store.set_state(s, agent_id=agent.id, to_state="available", by=staff, now=utcnow())
         if state == "away":
-            seats.set_state(
+            seat_store.set_state(
                 s, agent_id=agent.id, to_state="away", reason="break", by=staff, now=utcnow()
             )
         else:
-            seats.set_state(s, agent_id=agent.id, to_state=state, by=staff, now=utcnow())
+            seat_store.set_state(s, agent_id=agent.id, to_state=state, by=staff, now=utcnow())
 
 
 def _alerts(qn: QueueNode) -> list[str]:
     with qn.session() as s:
-        return [a.kind for a in wallboard.open_alerts(s)]
+        return [a.kind for a in lead_store.open_alerts(s)]

@@ -19,6 +19,8 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from agents import queue_store as global_queue
+from agents.seat_store import add_agent, set_state
 from hotline import health
 from hotline.logsetup import make_handler
 from hotline.node import ControllerNode
@@ -28,10 +30,8 @@ from tests.integration.conftest import NodeFactory, make_settings, wait_for
 from tests.integration.runtime.test_call_lifecycle import records
 from tests.integration.webapp.conftest import app  # noqa: F401  (a fixture)
 from tests.unit.hotline.test_metrics import parse
-from ticketdb import queue as global_queue
 from ticketdb.engine import make_sessionmaker
 from ticketdb.models import Notification
-from ticketdb.seats import add_agent, set_state
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

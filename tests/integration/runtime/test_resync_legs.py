@@ -6,6 +6,7 @@ that never ends (the agent's phone refused), until they give up.
 
 from __future__ import annotations
 
+from agents import seat_store
 from kernel.clock import utcnow
 from simulator.callers import ScriptedCall
 from simulator.model import SimChannel
@@ -17,7 +18,6 @@ from tests.integration.queue.conftest import (  # noqa: F401  (the fixture)
     catalog,
     queue_node,
 )
-from ticketdb import seats
 
 
 def leg_events(qn: QueueNode, call: ScriptedCall) -> list[object]:
@@ -124,10 +124,10 @@ async def test_caller_who_hangs_up_in_the_queue_while_the_socket_is_down_abandon
     qn = await queue_node()
     qn.add_agent("8001", login=False)
     with qn.session() as s:  # logged in but away: worth waiting for, not offered calls
-        agent = seats.agent_by_staff_number(s, "8001")
+        agent = seat_store.agent_by_staff_number(s, "8001")
         assert agent is not None
-        seats.set_state(s, agent_id=agent.id, to_state="available", by="8001", now=utcnow())
-        seats.set_state(
+        seat_store.set_state(s, agent_id=agent.id, to_state="available", by="8001", now=utcnow())
+        seat_store.set_state(
             s, agent_id=agent.id, to_state="away", reason="meeting", by="8001", now=utcnow()
         )
     call = await sim.place_call("6000", "+8613800000024")

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.seat_store import UnknownAgent, add_agent
 from ticketdb.api_tokens import (
     LAST_USED_RESOLUTION,
     PREFIX,
@@ -19,7 +20,6 @@ from ticketdb.api_tokens import (
     verify,
 )
 from ticketdb.models import ApiToken
-from ticketdb.seats import UnknownAgent, add_agent
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 

@@ -42,6 +42,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.seat_store import add_agent
 from ticketdb import reports
 from ticketdb.customers import upsert_customer
 from ticketdb.models import Call, CallbackRequest, Ticket
@@ -53,7 +54,6 @@ from ticketdb.reports import (
     QueueRow,
     SatisfactionRow,
 )
-from ticketdb.seats import add_agent
 from tickets.report_periods import ReportWindow, window
 
 TZ = ZoneInfo("Asia/Shanghai")

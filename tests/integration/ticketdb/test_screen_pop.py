@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.seat_store import add_agent
 from ticketdb.customers import upsert_customer
 from ticketdb.models import Call, CallbackRequest, QueueEntry, SeatState
 from ticketdb.screen_pop import (
@@ -20,7 +21,6 @@ from ticketdb.screen_pop import (
     menu_keys,
     menu_nodes,
 )
-from ticketdb.seats import add_agent
 from ticketdb.tickets import create_ticket
 
 T0 = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)

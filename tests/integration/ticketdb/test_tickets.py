@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.seat_store import add_agent
 from ticketdb.customers import upsert_customer
 from ticketdb.models import Call, Ticket, TicketEvent
-from ticketdb.seats import add_agent
 from ticketdb.tickets import (
     StaleTicket,
     TicketNotFound,

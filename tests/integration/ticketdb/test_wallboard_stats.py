@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents import away_requests
+from agents.lead_store import open_alerts
 from agents.queue_config import QueueCatalog, QueueConfig
+from agents.seat_store import add_agent, set_state
 from agents.shifts import load_shifts
-from ticketdb import away_requests
 from ticketdb.models import Call, CallbackRequest, QueueEntry, Ticket
-from ticketdb.seats import add_agent, set_state
 from ticketdb.tickets import create_ticket
-from ticketdb.wallboard import open_alerts
 from ticketdb.wallboard_stats import (
     calls_by_kind,
     calls_per_hour,

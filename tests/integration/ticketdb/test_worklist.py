@@ -14,14 +14,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents import queue_store as entries
+from agents.seat_store import add_agent, set_state
 from kernel.calendar import BusinessCalendar
 from kernel.settings import CallbackSettings
-from ticketdb import queue as entries
 from ticketdb import worklist
 from ticketdb.callbacks import request_callback
 from ticketdb.customers import upsert_customer
 from ticketdb.models import Call, CallbackRequest, QueueEntry, Ticket, TicketEvent
-from ticketdb.seats import add_agent, set_state
 from tickets.callback_plan import CallbackRules
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -18,11 +18,11 @@ from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash
 
+from agents.queue_store import enqueue
+from agents.seat_store import agent_by_staff_number, skills_of
 from tests.integration.webapp.conftest import PASSWORD, Client, make_agent, settings_for
 from ticketdb.audit import entries_for
 from ticketdb.migrate import upgrade
-from ticketdb.queue import enqueue
-from ticketdb.seats import agent_by_staff_number, skills_of
 from webapp import close_app, create_app
 from webapp.db import resources
 

@@ -15,9 +15,11 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents import phone_store
+from agents.phone_store import PhoneSeen
 from agents.seats import AWAY_REASONS
 from tests.integration.webapp.conftest import Client, make_agent
-from ticketdb import phones, worklist
+from ticketdb import worklist
 from ticketdb.audit import entries_for
 from ticketdb.customers import upsert_customer
 from ticketdb.models import (
@@ -33,7 +35,6 @@ from ticketdb.models import (
     SeatState,
     Ticket,
 )
-from ticketdb.phones import PhoneSeen
 from ticketdb.tickets import create_ticket
 from webapp import i18n
 from webapp.agent_forms import form_keys, ticket_forms
@@ -183,7 +184,7 @@ def test_the_desk_warns_when_my_phone_is_offline_or_busy(
     assert phone_warning(client.get("/agent").get_data(as_text=True)) == ("ready", True, "")
 
     with sessions() as s:
-        phones.record(s, "n1", [PhoneSeen(me, "PJSIP/8001", False, reason=REFUSED)],
+        phone_store.record(s, "n1", [PhoneSeen(me, "PJSIP/8001", False, reason=REFUSED)],
                       datetime.now(UTC))  # fmt: skip
     html = client.get("/agent").get_data(as_text=True)
     assert phone_warning(html) == (
@@ -196,7 +197,7 @@ def test_the_desk_warns_when_my_phone_is_offline_or_busy(
 
     # Another agent's phone is not mine; my own phone busy is.
     with sessions() as s:
-        phones.record(s, "n1", [PhoneSeen(other, "PJSIP/8002", False, reason="gone"),
+        phone_store.record(s, "n1", [PhoneSeen(other, "PJSIP/8002", False, reason="gone"),
                                 PhoneSeen(me, "PJSIP/8001", True, channels=1)],
                       datetime.now(UTC))  # fmt: skip
         s.execute(update(Agent).where(Agent.id == me).values(ui_language="zh"))
@@ -207,7 +208,7 @@ def test_the_desk_warns_when_my_phone_is_offline_or_busy(
         "busy", False, "您的话机占线",
     )  # fmt: skip
     with sessions() as s:
-        phones.record(s, "n1", [PhoneSeen(me, "PJSIP/8001", False, reason="x<b>y</b>")],
+        phone_store.record(s, "n1", [PhoneSeen(me, "PJSIP/8001", False, reason="x<b>y</b>")],
                       datetime.now(UTC))  # fmt: skip
     assert phone_warning(client.get("/agent").get_data(as_text=True)) == (
         "offline", False, "您的话机离线：x&lt;b&gt;y&lt;/b&gt; — 来电无法接通到您",

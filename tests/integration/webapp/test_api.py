@@ -12,12 +12,12 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents import phone_store
+from agents.phone_store import PhoneSeen
+from agents.seat_store import SYSTEM, claim_available, get_seat, history, set_state
 from kernel.clock import utcnow
 from kernel.settings import SettingsError
-from ticketdb import phones
 from ticketdb.models import CallControl
-from ticketdb.phones import PhoneSeen
-from ticketdb.seats import SYSTEM, claim_available, get_seat, history, set_state
 from webapp import close_app, create_app
 from webapp.db import resources
 
@@ -168,7 +168,7 @@ def test_seats_show_each_agents_phone(app: Flask, sessions: sessionmaker[Session
     busy = make_agent(sessions, "8003")
     refused = "Could not create dialog: Is endpoint registered and reachable?"
     with sessions() as s:
-        phones.record(s, NODE, [
+        phone_store.record(s, NODE, [
             PhoneSeen(offline, "PJSIP/8002", False, reason=refused),
             PhoneSeen(busy, "PJSIP/8003", True, channels=1),
         ], utcnow())  # fmt: skip

@@ -25,14 +25,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.routing import Rule
 
+from agents import phone_store
+from agents.phone_store import PhoneSeen
+from agents.seat_store import add_agent, set_state
 from tests.integration.webapp.conftest import Client, make_agent
-from ticketdb import phones
 from ticketdb.api_tokens import create_token, list_tokens, revoke
 from ticketdb.audit import entries_for
 from ticketdb.customers import upsert_customer
 from ticketdb.models import Agent, AuditEntry, Call, CallbackRequest
-from ticketdb.phones import PhoneSeen
-from ticketdb.seats import add_agent, set_state
 from webapp.api_v1.openapi import document
 from webapp.callbacks import KEY as CALLBACKS_KEY
 from webapp.callbacks import CallbackResources
@@ -605,7 +605,7 @@ def test_agents_with_their_phone(
     assert {(a["phone"], a["phone_reason"]) for a in everyone} == {("ready", None)}
     with sessions() as s:
         ids = {a.staff_number: a.id for a in s.scalars(select(Agent))}
-        phones.record(s, "n1", [
+        phone_store.record(s, "n1", [
             PhoneSeen(ids["8001"], "PJSIP/8001", False, reason="not registered (offline)"),
             PhoneSeen(ids["8002"], "PJSIP/8002", True, channels=2),
         ], datetime.now(UTC))  # fmt: skip

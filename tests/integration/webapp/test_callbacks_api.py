@@ -12,11 +12,11 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.seat_store import set_state
 from tests.integration.webapp.conftest import Client, make_agent
 from ticketdb.audit import entries_for
 from ticketdb.customers import upsert_customer
 from ticketdb.models import Call, CallbackRequest, QueueEntry
-from ticketdb.seats import set_state
 from webapp.callbacks import KEY, CallbackResources
 
 # The test app has no calendar file: quiet hours (12:00-13:30, 21:00-08:00) are in UTC.

@@ -7,9 +7,9 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents import lead_store
 from kernel.clock import utcnow
 from tests.integration.webapp.conftest import Client, make_agent
-from ticketdb import wallboard
 from ticketdb.models import Call
 
 
@@ -52,7 +52,7 @@ def test_alerts_and_handover_notes(app: Flask, sessions: sessionmaker[Session]) 
     make_agent(sessions, "9001", role="lead")
     make_agent(sessions, "8001")
     with sessions() as s:
-        wallboard.raise_alert(
+        lead_store.raise_alert(
             s,
             kind="missed_calls",
             severity="warning",

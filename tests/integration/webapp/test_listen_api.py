@@ -9,8 +9,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents import offers, seat_store
 from tests.integration.webapp.conftest import Client, make_agent
-from ticketdb import offers, seats
 from ticketdb.audit import entries_for
 from ticketdb.models import AuditEntry, CallControl
 
@@ -19,10 +19,10 @@ def on_a_call(sessions: sessionmaker[Session], staff: str, channel: str) -> None
     """The agent's seat as a controller node leaves it when they answer a call."""
     now = datetime.now(UTC)
     with sessions() as s:
-        agent = seats.agent_by_staff_number(s, staff)
+        agent = seat_store.agent_by_staff_number(s, staff)
         assert agent is not None
         agent_id = agent.id
-        seats.set_state(s, agent_id=agent_id, to_state="available", by=staff, now=now)
+        seat_store.set_state(s, agent_id=agent_id, to_state="available", by=staff, now=now)
         assert offers.ring(s, agent_id=agent_id, node="node-a", channel_id=channel, now=now)
         offers.answered(s, agent_id=agent_id, node="node-a", now=now)
 

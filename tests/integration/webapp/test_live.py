@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents import phone_store, seat_store
+from agents.phone_store import PhoneSeen
 from tests.integration.webapp.conftest import make_agent
-from ticketdb import phones, seats
-from ticketdb.phones import PhoneSeen
 from webapp import close_app
 from webapp.db import resources
 from webapp.live import ChangeWatcher, event_stream, watcher
@@ -30,7 +30,7 @@ def test_the_watcher_counts_a_change_made_by_another_writer(
         first = w.wait_for_change(0, timeout=5)  # the first poll takes its fingerprint
         assert w.wait_for_change(first, timeout=0.3) == first  # nothing happened
         with sessions() as s:
-            seats.set_state(
+            seat_store.set_state(
                 s, agent_id=agent_id, to_state="available", by="system", now=datetime.now(UTC)
             )
         assert w.wait_for_change(first, timeout=5) != first
@@ -59,12 +59,12 @@ def test_the_watcher_counts_a_phone_going_offline_busy_back_and_its_node_stoppin
         for node, seen_phone in steps:
             # The same instant each time: the change itself must show, not the clock.
             with sessions() as s:
-                phones.record(s, node, [seen_phone], now)
+                phone_store.record(s, node, [seen_phone], now)
             changed = w.wait_for_change(seen, timeout=5)
             assert changed != seen, f"no change counted for {node}: {seen_phone}"
             seen = changed
         with sessions() as s:
-            phones.forget_node(s, "n2")
+            phone_store.forget_node(s, "n2")
         assert w.wait_for_change(seen, timeout=5) != seen
     finally:
         w.stop()
@@ -77,7 +77,7 @@ def test_an_event_stream_arrives_event_by_event_over_the_real_server(
 
     def state() -> list[tuple[str, object]]:
         with sessions() as s:
-            return [("seat", seats.get_seat(s, agent_id).state)]
+            return [("seat", seat_store.get_seat(s, agent_id).state)]
 
     app.add_url_rule("/live/test", "live_test", lambda: event_stream(state, max_seconds=20))
     server = WebServer(app, "127.0.0.1", 0, threads=4)
@@ -104,7 +104,7 @@ def test_an_event_stream_arrives_event_by_event_over_the_real_server(
         assert next_event() == 'event: seat data: "offline"'
         started = time.monotonic()
         with sessions() as s:
-            seats.set_state(
+            seat_store.set_state(
                 s, agent_id=agent_id, to_state="available", by="system", now=datetime.now(UTC)
             )
         assert next_event() == 'event: seat data: "available"'

@@ -18,6 +18,7 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents import seat_store
 from hotline.site import HotlineSite, SiteOptions
 from hotline.softphone_line import SoftphoneLine
 from kernel.clock import utcnow
@@ -25,7 +26,7 @@ from kernel.settings import Settings
 from simulator.model import PhoneBehaviour
 from simulator.server import AriSimulator
 from tests.integration.webapp.conftest import SHIFTS, Client, make_agent
-from ticketdb import call_log, seats
+from ticketdb import call_log
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
 
@@ -134,9 +135,9 @@ def record(site: RunningSite, channel_id: str) -> Any:
 
 def seat_state(site: RunningSite, staff_number: str) -> str:
     with site.sessions() as s:
-        agent = seats.agent_by_staff_number(s, staff_number)
+        agent = seat_store.agent_by_staff_number(s, staff_number)
         assert agent is not None
-        return seats.get_seat(s, agent.id).state
+        return seat_store.get_seat(s, agent.id).state
 
 
 def test_a_call_from_the_softphone_hears_the_menu_presses_keys_and_hangs_up(
@@ -273,9 +274,9 @@ def test_an_agent_answers_their_own_desk_phone_when_the_queue_rings_it(
     taken = agent.post("/softphone/api/phone", {"mine": True})
     assert taken.status_code == 200 and taken.get_json()["mine"] is True
     with site.sessions() as s:
-        found = seats.agent_by_staff_number(s, "8001")
+        found = seat_store.agent_by_staff_number(s, "8001")
         assert found is not None
-        seats.set_state(s, agent_id=found.id, to_state="available", by="system", now=utcnow())
+        seat_store.set_state(s, agent_id=found.id, to_state="available", by="system", now=utcnow())
 
     channel_id = caller.post("/softphone/api/calls", {"from": "+8613700000003"}).get_json()[
         "channel_id"

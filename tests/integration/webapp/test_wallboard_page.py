@@ -17,13 +17,13 @@ from flask import Flask
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents import phone_store
+from agents.lead_store import raise_alert
+from agents.phone_store import PhoneSeen
+from agents.seat_store import history, set_state
 from kernel.clock import utcnow
-from ticketdb import phones
 from ticketdb.audit import entries_for
 from ticketdb.models import Agent, Call, LeadAlert, QueueEntry, SeatState, TicketSla
-from ticketdb.phones import PhoneSeen
-from ticketdb.seats import history, set_state
-from ticketdb.wallboard import raise_alert
 from webapp.live import watcher
 
 from .conftest import Client, make_agent
@@ -403,7 +403,7 @@ def test_the_wallboard_shows_each_agents_phone_with_its_alert(
     ids = staff(sessions)
     lead = Client(app, "9001")
     with sessions() as s:
-        phones.record(s, "n1", [
+        phone_store.record(s, "n1", [
             PhoneSeen(ids["8001"], "PJSIP/8001", False, reason=OFFLINE),
             PhoneSeen(ids["8002"], "PJSIP/8002", True, channels=1),
         ], utcnow())  # fmt: skip
@@ -450,8 +450,8 @@ def test_the_live_stream_pushes_a_phone_going_offline_within_two_seconds(
         assert name == "wallboard" and first["8001"] == "ready"
         # As a controller writes it when its Asterisk sees the phone unregister.
         with sessions() as s:
-            phones.record(s, "n1", [PhoneSeen(ids["8001"], "PJSIP/8001", False, reason=OFFLINE)],
-                          utcnow())  # fmt: skip
+            offline = PhoneSeen(ids["8001"], "PJSIP/8001", False, reason=OFFLINE)
+            phone_store.record(s, "n1", [offline], utcnow())
         written = time.monotonic()
         for name, data in stream:
             if name == "wallboard":

@@ -83,7 +83,7 @@ def test_a_key_missing_a_language_is_an_error(
         i18n.catalog.cache_clear()
 
 
-# Alert kinds raised outside the shift rules: by the queue engine (ivr/runtime/acd.py).
+# Alert kinds raised outside the shift rules: by the queue engine (agents/engine.py).
 ENGINE_ALERT_KINDS = ("missed_calls", "node_down")
 
 

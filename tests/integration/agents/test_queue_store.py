@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ticketdb import queue as entries
+from agents import queue_store as entries
 from ticketdb.call_log import get_call, start_call
 from ticketdb.models import CallbackRequest, QueueEntry
 

@@ -11,7 +11,7 @@ Asterisk tells three ways, all used:
   phone is marked unreachable with Asterisk's reason and stays so until its endpoint
   changes state or ``refused_hold`` seconds have passed.
 
-What this node sees is stored per node (``ticketdb.phones``) for the queue engine of
+What this node sees is stored per node (``agents.phone_store``) for the queue engine of
 every node, the desk, the wallboard and the API. A phone is *busy* when it carries a
 channel that is not a leg of this node's own calls: those the seats already account for.
 Endpoints Asterisk does not list (``Local/…`` agents, a phone never configured) are
@@ -30,11 +30,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents import phone_store
 from ivr.ari import errors as ari_errors
 from ivr.ari import events as ev
 from ivr.ari.client import AriClient
 from ivr.ari.models import Endpoint
-from ticketdb import phones
 from ticketdb.models import Agent
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class PhoneMonitor:
         self.refresh = refresh
         self.refused_hold = refused_hold
         self._phones: dict[str, _Phone] = {}  # by endpoint
-        self._written: dict[int, phones.PhoneSeen] = {}
+        self._written: dict[int, phone_store.PhoneSeen] = {}
         self._unreachable: frozenset[int] = frozenset()
         self._write_lock = asyncio.Lock()
         self.refusals = 0
@@ -194,7 +194,7 @@ class PhoneMonitor:
     async def _write(self) -> None:
         async with self._write_lock:
             seen = {
-                p.agent_id: phones.PhoneSeen(
+                p.agent_id: phone_store.PhoneSeen(
                     p.agent_id, p.endpoint, p.reachable, p.channels, p.reason
                 )
                 for p in self._phones.values()
@@ -208,7 +208,7 @@ class PhoneMonitor:
 
             def write() -> None:
                 with self.sessions() as s:
-                    phones.record(s, self.node, changed, now)
+                    phone_store.record(s, self.node, changed, now)
 
             try:
                 await asyncio.to_thread(write)
@@ -223,7 +223,7 @@ class PhoneMonitor:
 
         def forget() -> None:
             with self.sessions() as s:
-                phones.forget_node(s, self.node)
+                phone_store.forget_node(s, self.node)
 
         try:
             await asyncio.to_thread(forget)

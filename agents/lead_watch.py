@@ -2,7 +2,7 @@
 an automatic handover note at each shift change.
 
 ``agents.shifts`` decides what is wrong from a roster snapshot; this loop only reads the
-snapshot, feeds the ``AlertMonitor`` and writes what changed (``ticketdb.wallboard``).
+snapshot, feeds the ``AlertMonitor`` and writes what changed (``agents.lead_store``).
 One node runs it (the caller's choice): the monitor's memory is this process's.
 
 After a start, or a tick that failed part-way, the monitor's memory and the stored
@@ -22,6 +22,9 @@ from typing import cast, get_args
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.lead_store import add_handover_note, open_alerts, record_alert_changes
+from agents.roster import read_roster
+from agents.seat_store import SYSTEM
 from agents.shifts import (
     Alert,
     AlertChanges,
@@ -33,9 +36,6 @@ from agents.shifts import (
     handover_due,
 )
 from ticketdb.models import HandoverNote
-from ticketdb.roster import read_roster
-from ticketdb.seats import SYSTEM
-from ticketdb.wallboard import add_handover_note, open_alerts, record_alert_changes
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ticketdb import nodes, offers
-from ticketdb import queue as entries
+from agents import nodes, offers
+from agents import queue_store as entries
+from agents.seat_store import add_agent, get_seat, history, set_state
 from ticketdb.models import CallControl, ControllerNode, QueueEntry
-from ticketdb.seats import add_agent, get_seat, history, set_state
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 DEAD = "node-a"

@@ -3,13 +3,13 @@
 It carries out the queue's commands for the calls of its node (enqueue, seat changes,
 queue callbacks) and runs the distribution loop. Each pass, every node alike:
 
-1. beats its heartbeat and buries nodes that stopped beating (``ticketdb.nodes``);
+1. beats its heartbeat and buries nodes that stopped beating (``agents.nodes``);
 2. ends wrap-ups whose time is over;
 3. reads the global queue (calls waiting on live nodes, callbacks due) and the free
    agents — logged in, available, unclaimed, on shift (``agents.shifts``) — and runs the
    pure ``agents.distribution.assign``: every node computes the same global order;
 4. for the assignments of its own calls, claims each agent atomically
-   (``ticketdb.offers.ring``): of two nodes that disagree, one wins and the other's call
+   (``agents.offers.ring``): of two nodes that disagree, one wins and the other's call
    waits for the next pass — one agent never gets two calls;
 5. tells its waiting callers their place and estimated wait; hands web-page requests
    (hold, transfer …) to the calls; releases claims whose call it no longer runs.
@@ -34,6 +34,8 @@ from typing import Any, Protocol
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents import nodes, offers, phone_store
+from agents import queue_store as entries
 from agents.distribution import (
     Assignment,
     Candidate,
@@ -44,15 +46,13 @@ from agents.distribution import (
     order_calls,
 )
 from agents.queue_config import QueueCatalog, QueueConfig
+from agents.seat_store import seat_summaries
 from agents.shifts import DUTY_STATES, ShiftConfig, team_on_shift
 from ivr.call import commands as cmd
 from ivr.call import inputs as inp
 from ivr.queue.callback import CallbackJob
 from kernel.settings import AcdSettings
-from ticketdb import nodes, offers, phones
-from ticketdb import queue as entries
 from ticketdb.models import Agent, Call, CallControl, SeatState, SeatStateChange
-from ticketdb.seats import seat_summaries
 from tickets.callback_plan import CallbackRules
 
 log = logging.getLogger(__name__)
@@ -143,18 +143,18 @@ class QueueManager:
         # socket is down it refuses them ("not registered"), and each refusal would count
         # as a missed call against an agent whose phone never rang.
         self.can_dial: Callable[[], bool] = lambda: True
-        # Agents whose phone our Asterisk cannot ring now (ivr.runtime.phones).
+        # Agents whose phone our Asterisk cannot ring now (agents.phones).
         self.unreachable: Callable[[], frozenset[int]] = frozenset
         # The calls whose legs are up on our Asterisk now (``<call>`` of ``<call>~…``),
         # asked before a claim is released; None when Asterisk cannot be asked.
         self.legs_up: Callable[[], Awaitable[set[str] | None]] | None = None
         # The calls this node runs now, and how to tell them the node rejoined.
         self.live_calls: Callable[[], list[str]] = list
-        # This node's generation (ticketdb.nodes.join), set by its first pass.
+        # This node's generation (agents.nodes.join), set by its first pass.
         self.generation: int | None = None
         self._kept_orphans: set[tuple[int, str]] = set()
         self._refused_waiting: set[str] = set()
-        # The lead's alerts and handover notes (hotline.lead_watch): ticked by one node
+        # The lead's alerts and handover notes (agents.lead_watch): ticked by one node
         # only, the live node with the smallest name, so alerts are raised once.
         self.lead_watch: LeadWatchLike | None = None
         self.is_leader = False
@@ -423,11 +423,11 @@ class QueueManager:
             self._counted_lock.release()
 
     def _missed_calls_alert(self, s: Session, agent_id: int, misses: int, now: datetime) -> None:
-        from ticketdb import wallboard
+        from agents import lead_store
 
         agent = s.get(Agent, agent_id)
         name = agent.name if agent is not None else str(agent_id)
-        wallboard.raise_alert(
+        lead_store.raise_alert(
             s,
             kind="missed_calls",
             severity="warning",
@@ -569,9 +569,9 @@ class QueueManager:
             len(held),
         )
         if held:
-            from ticketdb import wallboard
+            from agents import lead_store
 
-            wallboard.raise_alert(
+            lead_store.raise_alert(
                 s,
                 kind="node_down",
                 severity="critical",
@@ -681,7 +681,7 @@ class QueueManager:
                 rows.append(seat)
         if rows:
             # A phone carrying a call the queue did not give it (app_queue's ringinuse=no).
-            busy = phones.busy(s, [r.agent_id for r in rows])
+            busy = phone_store.busy(s, [r.agent_id for r in rows])
             rows = [r for r in rows if r.agent_id not in busy]
         if not rows:
             return []

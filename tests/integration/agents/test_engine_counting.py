@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.engine import STAFFED_CACHE_SECONDS, QueueManager
 from agents.queue_config import load_queues
+from agents.seat_store import add_agent, set_state
 from agents.shifts import load_shifts
-from ivr.runtime.acd import STAFFED_CACHE_SECONDS, QueueManager
 from kernel.settings import AcdSettings
-from tests.integration.queue.test_lead_watch import TWO_SHIFTS  # day 08-16, evening 16-24
+from tests.integration.agents.test_lead_watch import TWO_SHIFTS
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
-from ticketdb.seats import add_agent, set_state
 
 REPO = Path(__file__).resolve().parents[3]
 DAY = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, inside the day shift

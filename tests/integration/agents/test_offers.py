@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ticketdb import offers
+from agents import offers
+from agents.seat_store import NotClaimed, add_agent, get_seat, history, set_state
 from ticketdb.models import Agent, SeatState
-from ticketdb.seats import NotClaimed, add_agent, get_seat, history, set_state
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 NODE = "node-a"

@@ -14,10 +14,7 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.queue_config import load_queues
-from agents.seats import IllegalTransition
-from ticketdb.engine import make_engine, make_sessionmaker
-from ticketdb.models import Agent, SeatState, SeatStateChange
-from ticketdb.seats import (
+from agents.seat_store import (
     AgentImportError,
     NotClaimed,
     StaleState,
@@ -36,6 +33,9 @@ from ticketdb.seats import (
     set_state,
     skills_of,
 )
+from agents.seats import IllegalTransition
+from ticketdb.engine import make_engine, make_sessionmaker
+from ticketdb.models import Agent, SeatState, SeatStateChange
 
 REPO = Path(__file__).resolve().parents[3]
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from agents import phone_store
+from agents.seat_store import AgentSeat, list_seats
 from agents.shifts import AgentView, Roster, ShiftConfig
-from ticketdb import phones
 from ticketdb.models import Agent
-from ticketdb.seats import AgentSeat, list_seats
 
 
 def read_roster(
@@ -25,7 +25,7 @@ def read_roster(
     ``seats`` when the caller has just read them (``list_seats``), saving a second read."""
     views = []
     acting: int | None = None
-    offline = phones.offline(s)
+    offline = phone_store.offline(s)
     for row in list_seats(s) if seats is None else seats:
         agent, seat = row.agent, row.seat
         if not agent.active:

@@ -13,16 +13,8 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
-from agents.seats import IllegalTransition
-from agents.shifts import PeriodSpec, Rules, Schedule, Shift, ShiftConfig
-from ticketdb.seat_changes import (
-    ChangeResult,
-    RuleRefused,
-    change_state,
-    end_wrap_up,
-    extend_wrap_up,
-)
-from ticketdb.seats import (
+from agents.seat_changes import ChangeResult, RuleRefused, change_state, end_wrap_up, extend_wrap_up
+from agents.seat_store import (
     SYSTEM,
     StaleState,
     UnknownAgent,
@@ -33,6 +25,8 @@ from ticketdb.seats import (
     history,
     set_state,
 )
+from agents.seats import IllegalTransition
+from agents.shifts import PeriodSpec, Rules, Schedule, Shift, ShiftConfig
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, inside the on-post period
 

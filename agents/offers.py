@@ -4,7 +4,7 @@ Ringing an agent (``ring``) is the claim itself: one conditional UPDATE — avai
 unclaimed → ringing, claimed by this node — in the same transaction as its history row,
 so of any number of nodes offering calls to one agent exactly one succeeds (the same
 guard as ``seats.claim_available``). The other changes go through
-``ticketdb.seats.set_state`` (validated by the seat machine, stored with their history
+``agents.seat_store.set_state`` (validated by the seat machine, stored with their history
 row, checked against the node's claim), made by ``"system"``.
 """
 
@@ -17,9 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from agents.seats import IllegalTransition, State
-from ticketdb.models import Agent, QueueEntry, SeatState, SeatStateChange
-from ticketdb.seats import (
+from agents.seat_store import (
     SYSTEM,
     StaleState,
     agent_by_staff_number,
@@ -27,6 +25,8 @@ from ticketdb.seats import (
     release_claim,
     set_state,
 )
+from agents.seats import IllegalTransition, State
+from ticketdb.models import Agent, QueueEntry, SeatState, SeatStateChange
 from ticketdb.sql import transaction
 
 

@@ -17,10 +17,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from agents.lead_store import raise_alert
 from agents.seats import AWAY_REASONS
 from ticketdb.models import LeadAlert
 from ticketdb.sql import transaction
-from ticketdb.wallboard import raise_alert
 
 KIND = "away_request"
 _MESSAGE = re.compile(r"^away \((?P<reason>[a-z_]+)\) refused by (?P<rule>[a-z_]+): ")

@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from agents.seat_store import release_claims_of_node
 from ticketdb.models import AgentPhone, CallControl, ControllerNode, QueueEntry, SeatState
-from ticketdb.seats import release_claims_of_node
 from ticketdb.sql import insert, transaction
 
 

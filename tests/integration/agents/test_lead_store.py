@@ -12,11 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.erlang import agents_needed
-from agents.queue_config import QueueCatalog, QueueConfig
-from agents.shifts import Alert, AlertChanges
-from ticketdb.callbacks import request_callback
-from ticketdb.models import Call, CallbackRequest, LeadAlert, QueueEntry
-from ticketdb.wallboard import (
+from agents.lead_store import (
     add_handover_note,
     alerts_since,
     clear_alert,
@@ -26,6 +22,10 @@ from ticketdb.wallboard import (
     raise_alert,
     record_alert_changes,
 )
+from agents.queue_config import QueueCatalog, QueueConfig
+from agents.shifts import Alert, AlertChanges
+from ticketdb.callbacks import request_callback
+from ticketdb.models import Call, CallbackRequest, LeadAlert, QueueEntry
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 

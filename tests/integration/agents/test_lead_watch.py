@@ -16,13 +16,13 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.lead_store import open_alerts, raise_alert
+from agents.lead_watch import LeadWatch
+from agents.seat_store import add_agent, set_state
 from agents.shifts import ShiftConfig, load_shifts
-from hotline.lead_watch import LeadWatch
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
 from ticketdb.models import HandoverNote, LeadAlert
-from ticketdb.seats import add_agent, set_state
-from ticketdb.wallboard import open_alerts, raise_alert
 
 # 2026-11-02 is a Monday.
 DAY = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)

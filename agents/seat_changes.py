@@ -1,6 +1,6 @@
 """A person's seat change (the CLI, the web page), checked against the shift rules first.
 
-``ticketdb.seats.set_state`` decides whether the state machine allows a change and who may
+``agents.seat_store.set_state`` decides whether the state machine allows a change and who may
 make it; ``agents.shifts`` decides whether the staffing rules allow it (at most one seat
 away, keep the minimum on duty, …). This is the one place where both meet, so the CLI
 and the API refuse the same changes for the same reasons:
@@ -22,6 +22,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from agents.roster import read_roster
+
+# ``_actor`` is set_state's own judgement of who asks; shared so the early check below
+# and the stored change can never disagree about it.
+from agents.seat_store import UnknownAgent, _actor, agent_by_staff_number, get_seat, set_state
 from agents.seats import Actor, IllegalTransition, State, event_for, transition
 from agents.shifts import (
     ALREADY,
@@ -34,11 +39,6 @@ from agents.shifts import (
 )
 from agents.shifts import override as override_refusal
 from ticketdb.models import Agent, SeatState
-from ticketdb.roster import read_roster
-
-# ``_actor`` is set_state's own judgement of who asks; shared so the early check below
-# and the stored change can never disagree about it.
-from ticketdb.seats import UnknownAgent, _actor, agent_by_staff_number, get_seat, set_state
 
 # Refusals that state facts (already away, not logged in): whether such a change is
 # possible at all is the state machine's question, and set_state answers it.

@@ -16,14 +16,31 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 
 if TYPE_CHECKING:
-    from hotline.node import ControllerNode
+    from hotline.scheduler import LeaderScheduler
+    from ivr.ari.stream import EventStream
+    from kernel.settings import Settings
 
 Check = dict[str, Any]
+
+
+class CheckedNode(Protocol):
+    """What the checks read of a controller node (``hotline.node.ControllerNode``; a
+    protocol, so the node can serve its own checks without an import circle)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def stream(self) -> EventStream | None: ...
+    @property
+    def scheduler(self) -> LeaderScheduler | None: ...
+    @property
+    def engine(self) -> sa.Engine | None: ...
+
 
 _STARTED = time.monotonic()
 
@@ -63,7 +80,7 @@ def check_database(engine: sa.Engine | None, timeout: float) -> Check:
     return dict(result)
 
 
-def check_ari(node: ControllerNode) -> Check:
+def check_ari(node: CheckedNode) -> Check:
     stream = node.stream
     if stream is None:
         return {"ok": False, "error": "not started"}
@@ -77,7 +94,7 @@ def check_ari(node: ControllerNode) -> Check:
     return out
 
 
-def check_scheduler(node: ControllerNode) -> Check | None:
+def check_scheduler(node: CheckedNode) -> Check | None:
     """None when this node runs no scheduler (``scheduler.enabled = false``)."""
     if not node.settings.scheduler.enabled:
         return None
@@ -92,7 +109,7 @@ def check_scheduler(node: ControllerNode) -> Check | None:
     }
 
 
-def node_checks(node: ControllerNode, db_timeout: float) -> dict[str, Check]:
+def node_checks(node: CheckedNode, db_timeout: float) -> dict[str, Check]:
     """A controller node's readiness checks (blocking: call from a thread)."""
     checks: dict[str, Check] = {
         "process": liveness(),

@@ -26,7 +26,8 @@ from hotline.node_metrics import NodeMetrics
 from hotline.ops_server import OpsServer, start_ops
 from hotline.recordings import RecordingStore
 from hotline.scheduler import LeaderScheduler
-from ivr.ari import AriClient, AriConfig, EventStream
+from ivr.ari.client import AriClient, AriConfig
+from ivr.ari.stream import EventStream
 from ivr.call.greeting import GreetingService
 from ivr.call.inputs import DialStart
 from ivr.call.service import Prompts, Service

@@ -18,7 +18,7 @@ import os
 import resource
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +28,29 @@ from hotline.metrics import Collector, Family, Histogram, LabelValues, Registry,
 from ticketdb.models import SEAT_STATES, Call, Notification, QueueEntry, SeatState
 
 if TYPE_CHECKING:
-    from hotline.node import ControllerNode
+    import sqlalchemy as sa
+
+    from agents.queue_config import QueueCatalog
+    from ivr.ari.stream import EventStream
+    from ivr.runtime.controller import Controller
+    from ticketdb.writer import RecordWriter
+
+
+class MeteredNode(Protocol):
+    """What the metrics read of a controller node (``hotline.node.ControllerNode``; a
+    protocol, so the node can own its metrics without an import circle)."""
+
+    @property
+    def engine(self) -> sa.Engine | None: ...
+    @property
+    def queues(self) -> QueueCatalog | None: ...
+    @property
+    def controller(self) -> Controller | None: ...
+    @property
+    def stream(self) -> EventStream | None: ...
+    @property
+    def writer(self) -> RecordWriter | None: ...
+
 
 # Seconds; 0.02 is the capacity target (p99 event-to-command under 20 ms).
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -45,7 +67,7 @@ def event_latency_histogram() -> Histogram:
 class NodeMetrics:
     """The metrics of one controller node; ``registry`` is what /metrics renders."""
 
-    def __init__(self, node: ControllerNode) -> None:
+    def __init__(self, node: MeteredNode) -> None:
         self.node = node
         self._sessionmaker: sessionmaker[Session] | None = None
         self.event_latency = event_latency_histogram()

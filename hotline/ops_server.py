@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 
@@ -22,7 +22,15 @@ from hotline import health
 from hotline.metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
-    from hotline.node import ControllerNode
+    from hotline.node_metrics import NodeMetrics
+
+
+class ServedNode(health.CheckedNode, Protocol):
+    """What the endpoint reads of a controller node: its checks and its metrics."""
+
+    @property
+    def metrics(self) -> NodeMetrics: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +38,7 @@ log = logging.getLogger(__name__)
 class OpsServer:
     """``/healthz`` and ``/metrics`` of ``node`` on ``host:port`` (0: any free port)."""
 
-    def __init__(self, node: ControllerNode, host: str, port: int) -> None:
+    def __init__(self, node: ServedNode, host: str, port: int) -> None:
         self.node = node
         self.host = host
         self._port = port
@@ -86,7 +94,7 @@ class OpsServer:
         return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
 
 
-async def start_ops(node: ControllerNode) -> OpsServer | None:
+async def start_ops(node: ServedNode) -> OpsServer | None:
     """The node's endpoint as configured; None when ``ops.port`` is 0 or the port is taken
     (monitoring must never keep the hotline from answering calls: logged as an error)."""
     ops = node.settings.ops

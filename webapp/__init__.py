@@ -66,7 +66,7 @@ def create_app(
 
     resources = db.init_app(app, settings.database.url, shifts, queues)
     live.init_app(app, resources.sessions)
-    errors.register(app)
+    errors.register(app, pages.html_error)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

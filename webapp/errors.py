@@ -9,10 +9,15 @@ the message is for people and may change.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+# An error as a page: (status, message) -> (HTML, status).
+HtmlError = Callable[[int, str], tuple[str, int]]
+_HTML_ERROR = "hotline.html_error"
 
 # The stable error id of a status, when the view gives none.
 _IDS = {
@@ -54,8 +59,7 @@ def _wants_html() -> bool:
 
 def _answer(status: int, message: str, extra: dict[str, Any]) -> tuple[Response | str, int]:
     if _wants_html():
-        from webapp.pages import html_error
-
+        html_error: HtmlError = current_app.extensions[_HTML_ERROR]
         return html_error(status, message)
     body = {"error": message, "error_id": error_id(status), **extra}
     return jsonify(body), status
@@ -74,7 +78,10 @@ def _unexpected(exc: InternalServerError) -> tuple[Response | str, int]:
     return _answer(500, "internal error", {})
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, html_error: HtmlError) -> None:
+    """Answer errors as JSON, or as ``html_error``'s page where a browser asks for HTML
+    (passed in: the pages import this module)."""
+    app.extensions[_HTML_ERROR] = html_error
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(InternalServerError, _unexpected)
     app.register_error_handler(HTTPException, _http_error)

@@ -10,9 +10,10 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from ivr.ari import AriClient, AriConfig, EventStream
 from ivr.ari import errors as e
+from ivr.ari.client import AriClient, AriConfig
 from ivr.ari.events import Event, StasisStart
+from ivr.ari.stream import EventStream
 from simulator.server import AriSimulator
 from tests.integration.conftest import PASSWORD, wait_for
 

@@ -7,8 +7,8 @@ import wave
 
 import pytest
 
-from ivr.ari import AriClient, AriConfig
 from ivr.ari import errors as e
+from ivr.ari.client import AriClient, AriConfig
 from simulator.server import AriSimulator
 from tests.integration.conftest import PASSWORD, wait_for
 from tests.integration.simulator.test_behaviour import caller_in_stasis

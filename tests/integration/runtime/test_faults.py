@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from hotline.node import ControllerNode
-from ivr.ari import EventStream
+from ivr.ari.stream import EventStream
 from simulator.server import AriSimulator
 from tests.integration.conftest import NodeFactory, wait_for
 from tests.integration.runtime.test_call_lifecycle import record_count, records

@@ -153,7 +153,7 @@ def _demo_users(node: ControllerNode) -> list[DemoUser]:
     from sqlalchemy import select
 
     from agents import seat_store
-    from hotline.cli_agents import set_password
+    from agents.accounts import set_password
     from ticketdb.models import Agent
 
     users = []

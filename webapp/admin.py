@@ -5,7 +5,7 @@ files, the shift rules, and the checks of every configuration file.
 Changes are HTML forms (with the ``csrf_token`` field) posted here; a change that is
 made redirects back with a message (post/redirect/get), a refused one shows its page
 again with the reason (4xx). Every account change is written to the audit log by the
-functions ``hotline users`` uses too (``hotline.cli_users``: action ``change`` on object
+functions ``hotline users`` uses too (``hotline.cli.users``: action ``change`` on object
 ``user``, with the admin's staff number), and the users page lists the latest.
 
 Configuration files are read on every page load (``webapp.admin_config``), so an edit
@@ -24,15 +24,8 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from agents import lead_store
-from agents.seat_store import (
-    UnknownAgent,
-    agent_by_staff_number,
-    list_seats,
-    parse_skill,
-    set_skills,
-)
-from hotline.cli_agents import ROLES
-from hotline.cli_users import (
+from agents.accounts import (
+    ROLES,
     LastAdmin,
     UserExists,
     create_user,
@@ -40,6 +33,13 @@ from hotline.cli_users import (
     reset_password,
     set_active,
     set_role,
+)
+from agents.seat_store import (
+    UnknownAgent,
+    agent_by_staff_number,
+    list_seats,
+    parse_skill,
+    set_skills,
 )
 from kernel.clock import utcnow
 from kernel.settings import Settings

@@ -27,7 +27,7 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents import seat_store
-from hotline.cli_agents import set_password
+from agents.accounts import set_password
 from hotline.site import HotlineSite, SiteOptions
 from kernel.clock import utcnow
 from kernel.settings import Settings

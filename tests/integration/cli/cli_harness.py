@@ -1,5 +1,5 @@
 """Helpers for the in-process CLI tests: run one ``hotline`` command through the parser as
-``hotline/cli.py`` registers it (same settings loader and session opener) and capture what it
+``hotline/cli/main.py`` registers it (same settings loader and session opener) and capture what it
 prints; put a config file in the site (see conftest.py) where the settings look for it."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from hotline.cli import _db_session, _settings
-from hotline.cli_agents import SessionOpener, SettingsLoader
+from hotline.cli.base import SessionOpener, SettingsLoader
+from hotline.cli.main import _db_session, _settings
 
 AddParser = Callable[[Any, SettingsLoader, SessionOpener], object]
 

@@ -16,7 +16,7 @@ from werkzeug.security import check_password_hash
 
 from agents import phone_store
 from agents.phone_store import PhoneSeen
-from hotline.cli_agents import in_state_for
+from hotline.cli.base import in_state_for
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.models import Agent
 

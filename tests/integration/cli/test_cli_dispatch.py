@@ -1,5 +1,5 @@
 """``hotline dispatch run|show|csv`` and ``hotline sla sweep|breaches`` on both back ends,
-through the parser as ``hotline/cli.py`` registers it."""
+through the parser as ``hotline/cli/main.py`` registers it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.cli_dispatch import add_dispatch_parser
+from hotline.cli.dispatch import add_dispatch_parser
 from tests.integration.cli.cli_harness import run_cli, write_site_file
 from ticketdb.models import CallbackRequest, Ticket, TicketSla
 

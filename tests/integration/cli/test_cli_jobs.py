@@ -1,5 +1,5 @@
 """``hotline jobs`` and ``hotline jobs run NAME`` on both back ends, through the parser as
-``hotline/cli.py`` registers it (same settings loader and session opener as
+``hotline/cli/main.py`` registers it (same settings loader and session opener as
 ``hotline agents``)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Column, Float, LargeBinary, MetaData, Table, Unicode, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.cli_jobs import add_jobs_parser
+from hotline.cli.jobs import add_jobs_parser
 from hotline.scheduler import JOB_TABLE, LEASE_NAME
 from tests.integration.cli.cli_harness import run_cli, write_site_file
 from ticketdb.engine import make_engine

@@ -1,5 +1,5 @@
 """``hotline alerts``, ``hotline handover add|show`` and ``hotline queues stats`` on both
-back ends, through the parser as ``hotline/cli.py`` registers it (same settings loader
+back ends, through the parser as ``hotline/cli/main.py`` registers it (same settings loader
 and session opener as ``hotline agents``)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from agents.erlang import agents_needed
 from agents.lead_store import clear_alert, raise_alert
 from agents.seat_store import add_agent
-from hotline.cli_lead import add_lead_parser
+from hotline.cli.lead import add_lead_parser
 from tests.integration.cli.cli_harness import run_cli
 from ticketdb.models import Call, QueueEntry
 

@@ -1,5 +1,6 @@
 """``hotline notifications list|deliver`` on both back ends, through the parser as
-``hotline/cli.py`` registers it. (Delivery to a live server: tests/integration/notifications.)"""
+``hotline/cli/main.py`` registers it. (Delivery to a live server:
+tests/integration/notifications.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.cli_notifications import add_notifications_parser
+from hotline.cli.notifications import add_notifications_parser
 from tests.integration.cli.cli_harness import run_cli
 from ticketdb.models import Notification
 

@@ -1,5 +1,5 @@
 """``hotline retention [--dry-run] [--days N]`` on both back ends, through the parser as
-``hotline/cli.py`` registers it, with real files under the calls directory."""
+``hotline/cli/main.py`` registers it, with real files under the calls directory."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.cli_retention import add_retention_parser
+from hotline.cli.retention import add_retention_parser
 from tests.integration.cli.cli_harness import run_cli
 from ticketdb.models import Call, Recording, RetentionRun
 

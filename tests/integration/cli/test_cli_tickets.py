@@ -1,5 +1,5 @@
 """``hotline tickets check|new|list|search|show|status`` on both back ends, through the
-parser as ``hotline/cli.py`` registers it (same settings loader and session opener as
+parser as ``hotline/cli/main.py`` registers it (same settings loader and session opener as
 ``hotline agents``)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.cli_tickets import add_tickets_parser, parse_fields
+from hotline.cli.tickets import add_tickets_parser, parse_fields
 from tests.integration.cli.cli_harness import run_cli, write_site_file
 from ticketdb.customers import upsert_customer
 from ticketdb.models import Call

@@ -1,5 +1,5 @@
 """``hotline tokens add|list|revoke`` on both back ends, through the parser as
-``hotline/cli.py`` registers it; the printed token works against the database."""
+``hotline/cli/main.py`` registers it; the printed token works against the database."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.seat_store import add_agent
-from hotline.cli_tokens import add_tokens_parser
+from hotline.cli.tokens import add_tokens_parser
 from tests.integration.cli.cli_harness import run_cli
 from ticketdb.api_tokens import PREFIX, verify
 

@@ -1,5 +1,5 @@
 """``hotline users add|passwd|list|disable|enable`` on both back ends, through the parser
-as ``hotline/cli.py`` registers it; the password comes from stdin as in a script."""
+as ``hotline/cli/main.py`` registers it; the password comes from stdin as in a script."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash
 
 from agents.seat_store import agent_by_staff_number
-from hotline.cli_users import add_users_parser
+from hotline.cli.users import add_users_parser
 from tests.integration.cli.cli_harness import run_cli
 from ticketdb.audit import entries_for
 

@@ -13,8 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.accounts import set_password
 from agents.seat_store import add_agent
-from hotline.cli_agents import set_password
 from kernel.settings import Settings
 from ticketdb.migrate import upgrade
 from webapp import close_app, create_app

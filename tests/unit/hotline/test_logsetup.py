@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hotline.cli import build_parser
+from hotline.cli.main import build_parser
 from hotline.logsetup import make_handler
 from ivr.runtime import callctx
 

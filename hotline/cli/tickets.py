@@ -1,6 +1,6 @@
 """``hotline tickets check|new|list|search|show|status``: tickets from the command line.
 
-Registered by ``hotline/cli.py`` like ``hotline agents`` (``hotline.cli_agents``), with
+Registered by ``hotline/cli/main.py`` like ``hotline agents`` (``hotline.cli.agents``), with
 the same settings loader and session opener. Every problem — a bad rules file, a field
 that does not validate, an unknown ticket or call, a status change the workflow refuses
 — is one line on stderr and exit status 2. Days (``--from``/``--to``) and the times
@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hotline.cli_agents import SessionOpener, SettingsLoader
+from hotline.cli.base import SessionOpener, SettingsLoader
 from hotline.site_rules import load_ticket_site
 
 if TYPE_CHECKING:

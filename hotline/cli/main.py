@@ -532,35 +532,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("phone")
     p.set_defaults(func=cmd_customers_show)
 
-    from hotline.cli_agents import add_agents_parser
-
-    add_agents_parser(sub, _settings, _db_session)
-
-    from hotline.cli_lead import add_lead_parser
-
-    add_lead_parser(sub, _settings, _db_session)
-
-    # Tickets and the work around them (issue #5): one module per command family.
-    from hotline import (
-        cli_callbacks,
-        cli_dispatch,
-        cli_jobs,
-        cli_notifications,
-        cli_retention,
-        cli_tickets,
-        cli_tokens,
-        cli_users,
+    # One module per command family, each registering its own group.
+    from hotline.cli import (
+        agents,
+        callbacks,
+        dispatch,
+        jobs,
+        lead,
+        notifications,
+        retention,
+        tickets,
+        tokens,
+        users,
     )
 
     for add_parser in (
-        cli_tickets.add_tickets_parser,
-        cli_notifications.add_notifications_parser,
-        cli_dispatch.add_dispatch_parser,
-        cli_callbacks.add_callbacks_parser,
-        cli_jobs.add_jobs_parser,
-        cli_retention.add_retention_parser,
-        cli_users.add_users_parser,
-        cli_tokens.add_tokens_parser,
+        agents.add_agents_parser,
+        lead.add_lead_parser,
+        tickets.add_tickets_parser,
+        notifications.add_notifications_parser,
+        dispatch.add_dispatch_parser,
+        callbacks.add_callbacks_parser,
+        jobs.add_jobs_parser,
+        retention.add_retention_parser,
+        users.add_users_parser,
+        tokens.add_tokens_parser,
     ):
         add_parser(sub, _settings, _db_session)
 

@@ -1,7 +1,7 @@
 """``hotline callbacks generate|list|coverage``: the callback worklist from the command
 line (domain.md §5, decision 0013).
 
-Registered by ``hotline/cli.py`` like ``hotline agents``, with the same settings loader
+Registered by ``hotline/cli/main.py`` like ``hotline agents``, with the same settings loader
 and session opener. Working days come from the calendar the SLA rules name
 (``paths.tickets_file``, ``paths.calendar_file``), quiet hours from ``[callbacks]`` in the
 calendar's zone. ``generate_and_share`` is also what the scheduled job runs. Exit 2 for
@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from hotline.cli_agents import SessionOpener, SettingsLoader
+from hotline.cli.base import SessionOpener, SettingsLoader
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

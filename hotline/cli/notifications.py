@@ -1,6 +1,6 @@
 """``hotline notifications list|deliver``: the escalation outbox from the command line.
 
-Registered by ``hotline/cli.py`` like ``hotline agents`` (same settings loader and
+Registered by ``hotline/cli/main.py`` like ``hotline agents`` (same settings loader and
 session opener). ``deliver`` runs one pass of the mailer, as the scheduled job does; a
 mail server that is down is not an error (the attempts are recorded, exit 0), only bad
 input is (exit 2). SQLAlchemy is imported only when a command runs.
@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from hotline.cli_agents import SessionOpener, SettingsLoader
+from hotline.cli.base import SessionOpener, SettingsLoader
 
 EXIT_CONFIG = 2
 # ticketdb.outbox.STATUSES / CHANNELS, repeated so --help needs no SQLAlchemy import.

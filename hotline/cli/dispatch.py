@@ -1,7 +1,7 @@
 """``hotline dispatch run|show|csv`` and ``hotline sla sweep|breaches``: the day's order
 dispatch lists and the SLA wallboard data from the command line.
 
-Registered by ``hotline/cli.py`` like ``hotline agents``, with the same settings loader
+Registered by ``hotline/cli/main.py`` like ``hotline agents``, with the same settings loader
 and session opener. The rules come from ``paths.tickets_file`` (built-in defaults when
 there is no such file) and the time zone and working days from ``paths.calendar_file``.
 Exit 2 for bad input or configuration (one line on stderr), 1 when the output file
@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from hotline.cli_agents import SessionOpener, SettingsLoader
+from hotline.cli.base import SessionOpener, SettingsLoader
 from hotline.site_rules import SiteError, TicketSite, load_ticket_site
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """``hotline alerts``, ``hotline handover …`` and ``hotline queues stats``: the lead's
 wallboard data from the command line.
 
-Registered by ``hotline/cli.py`` like ``hotline agents`` (``hotline.cli_agents``), with
+Registered by ``hotline/cli/main.py`` like ``hotline agents`` (``hotline.cli.agents``), with
 the same settings loader and session opener. Exit 1 for an unknown author, 2 for bad
 input or configuration (one line on stderr); SQLAlchemy is imported only when a command
 runs.
@@ -14,7 +14,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from hotline.cli_agents import SessionOpener, SettingsLoader, in_state_for
+from hotline.cli.base import SessionOpener, SettingsLoader, in_state_for
 
 if TYPE_CHECKING:
     from agents.lead_store import QueueStats

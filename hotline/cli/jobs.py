@@ -3,7 +3,7 @@
 
 A run by hand is claimed and recorded in ``job_runs`` like a scheduled one (its
 scheduled time is the moment it was asked for), on whatever node the command runs, lease
-or not. Registered by ``hotline/cli.py`` like ``hotline agents``; exit 1 when the job
+or not. Registered by ``hotline/cli/main.py`` like ``hotline agents``; exit 1 when the job
 failed, 2 for an unknown job or bad configuration.
 """
 
@@ -14,7 +14,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from hotline.cli_agents import SessionOpener, SettingsLoader
+from hotline.cli.base import SessionOpener, SettingsLoader
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

@@ -1,6 +1,6 @@
 """``hotline agents …``: agent accounts and seat states from the command line.
 
-Kept apart from ``hotline/cli.py`` (which only registers the group) so the command
+Kept apart from ``hotline/cli/main.py`` (which only registers the group) so the command
 grows without touching the other commands. Like the rest of the CLI: exit 1 for a
 refused change or unknown agent (one line on stderr), 2 for bad input; SQLAlchemy is
 imported only when a command runs.
@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agents.accounts import ROLES, set_password
+from hotline.cli.base import EXIT_CONFIG, SessionOpener, SettingsLoader, in_state_for
 from kernel.settings import Settings
 
 if TYPE_CHECKING:
@@ -25,17 +26,8 @@ if TYPE_CHECKING:
     from agents.shifts import ShiftConfig
     from ticketdb.models import Agent
 
-EXIT_CONFIG = 2
-# ticketdb.models.AGENT_ROLES, repeated so --help needs no SQLAlchemy import.
-ROLES = ("agent", "lead", "admin")
 # The states a person sets by hand; ringing, on_call and wrap_up come from the calls.
 MANUAL_STATES = ("available", "away", "offline", "on_leave")
-MIN_PASSWORD = 8
-# Hashing is deliberately slow; a bound keeps one request from hashing megabytes.
-MAX_PASSWORD = 256
-
-SettingsLoader = Callable[[argparse.Namespace], Settings]
-SessionOpener = Callable[[Settings], AbstractContextManager["Session"]]
 
 
 def _error(message: object) -> None:
@@ -66,46 +58,6 @@ def shift_config(settings: Settings) -> ShiftConfig | None:
         return None
     calendar = settings.paths.calendar_file
     return load_shifts(path, load_calendars(calendar) if calendar.exists() else None)
-
-
-def set_password(s: Session, staff_number: str, password: str) -> None:
-    """Store a salted hash of ``password`` for the agent (web page login); commits.
-
-    Raises UnknownAgent, ValueError for a password not 8-256 characters long.
-    """
-    from sqlalchemy import update
-    from werkzeug.security import generate_password_hash
-
-    from agents.seat_store import UnknownAgent, agent_by_staff_number
-    from ticketdb.models import Agent
-
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise ValueError(f"the password must be {MIN_PASSWORD}-{MAX_PASSWORD} characters")
-    agent = agent_by_staff_number(s, staff_number)
-    if agent is None:
-        raise UnknownAgent(f"no agent with staff number {staff_number.strip()}")
-    try:
-        s.execute(
-            update(Agent)
-            .where(Agent.id == agent.id)
-            .values(password_hash=generate_password_hash(password))
-        )
-        s.commit()
-    except BaseException:
-        s.rollback()
-        raise
-
-
-def in_state_for(since: datetime, now: datetime) -> str:
-    """``"1h05m"``, ``"12m03s"``, ``"45s"``: how long a seat has been in its state."""
-    seconds = max(0, int((now - since).total_seconds()))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
 
 
 def _parse_since(text: str) -> datetime:

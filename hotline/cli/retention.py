@@ -1,7 +1,7 @@
 """``hotline retention [--dry-run] [--days N]``: purge recordings and call ledgers older
 than the retention period (``retention.days``), printing what would go or went.
 
-Registered by ``hotline/cli.py`` like ``hotline agents``. Exit 1 when some file could
+Registered by ``hotline/cli/main.py`` like ``hotline agents``. Exit 1 when some file could
 not be deleted (it is tried again next time), 2 for bad input or configuration.
 """
 
@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from hotline.cli_agents import SessionOpener, SettingsLoader
+from hotline.cli.base import SessionOpener, SettingsLoader
 
 EXIT_CONFIG = 2
 

@@ -4,7 +4,7 @@ A token acts as its agent, with that agent's role: give a CRM a token of an acco
 the role it needs (an agent's token sees only that agent's tickets and calls). ``add``
 prints the token once; only its hash is kept, so a lost token is revoked and replaced.
 
-Registered by ``hotline/cli.py`` like ``hotline agents``. Exit 1 for an unknown agent or
+Registered by ``hotline/cli/main.py`` like ``hotline agents``. Exit 1 for an unknown agent or
 token, 2 for bad input (one line on stderr).
 """
 
@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from hotline.cli_agents import SessionOpener, SettingsLoader
+from hotline.cli.base import SessionOpener, SettingsLoader
 
 EXIT_CONFIG = 2
 

@@ -594,7 +594,7 @@ async def _run(
     site: Settings, agents: int, callers: int, talk_seconds: float, db_url: str, work: Path
 ) -> AcdBenchResult:
     from hotline.node import ControllerNode
-    from hotline.prompts_setup import system_prompts
+    from ivr.prompts.build import system_prompts
     from ivr.queue.direct import DirectToQueue
     from simulator.server import AriSimulator
     from ticketdb.engine import make_sessionmaker

@@ -28,7 +28,7 @@ import aiohttp
 from sqlalchemy import func, select
 
 from hotline.node import ControllerNode
-from hotline.prompts_setup import system_prompts
+from ivr.prompts.build import system_prompts
 from kernel.settings import Settings
 from ticketdb.engine import make_sessionmaker
 from ticketdb.models import Call

@@ -339,9 +339,9 @@ def prepare_ivr(settings: Settings) -> IvrParts:
     with messages that name the file and line; the CLI turns them into exit status 2.
     """
     from agents.shifts import load_shifts
-    from hotline.prompt_library import PromptLibrary
-    from hotline.prompts_setup import system_prompts
     from ivr.menus.live import make_registry, queue_catalog
+    from ivr.prompts.build import system_prompts
+    from ivr.prompts.library import PromptLibrary
     from kernel.calendar import load_calendars
 
     prompts = system_prompts(settings)

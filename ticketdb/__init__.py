@@ -1,1 +1,6 @@
-"""ticketdb: the hotline's database — call records, tickets, customers — on SQLite or PostgreSQL."""
+"""The database: models, Alembic migrations, the engine, the call-record writer and the
+queries of tickets, customers, callbacks, notifications, recordings, audit and retention.
+
+On SQLite or PostgreSQL. Never imports the web app, the command line, the call runtime or
+the process wiring; settings come in as arguments.
+"""

@@ -322,7 +322,7 @@ def cmd_calls(args: argparse.Namespace) -> int:
 
 def cmd_prompts_build(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from hotline.prompt_library import run_build
+    from ivr.prompts.library import run_build
 
     return run_build(settings, menus=args.menus, out=sys.stdout, err=sys.stderr)
 

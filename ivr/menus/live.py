@@ -13,7 +13,7 @@ from ivr.menus.registry import MenuRegistry
 from ivr.menus.schema import Prompt
 
 if TYPE_CHECKING:
-    from hotline.prompt_library import PromptLibrary
+    from ivr.prompts.library import PromptLibrary
     from kernel.settings import Settings
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.node import ControllerNode
-from hotline.prompts_setup import system_prompts
+from ivr.prompts.build import system_prompts
 from kernel.settings import Settings
 from simulator.server import AriSimulator
 from ticketdb.engine import make_engine, make_sessionmaker

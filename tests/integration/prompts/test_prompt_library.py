@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from hotline.asterisk_conf import load_conf, moh_classes
-from hotline.prompt_library import PromptLibrary, build_menu_prompts, wav_seconds
-from hotline.prompts_setup import ESPEAK_MISSING, PromptBuildError, build_prompts
+from ivr.prompts.build import ESPEAK_MISSING, PromptBuildError, build_prompts
+from ivr.prompts.library import PromptLibrary, build_menu_prompts, wav_seconds
 from kernel.settings import IvrSettings, PathSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -159,7 +159,7 @@ def test_unusable_recordings_warn_and_prompt_falls_back_to_tts(
     missing = tmp_path / "nope.wav"
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF this is not audio")
-    caplog.set_level(logging.WARNING, logger="hotline.prompt_library")
+    caplog.set_level(logging.WARNING, logger="ivr.prompts.library")
 
     assert library.audio(missing, "en") is None
     assert library.audio(broken, "en") is None
@@ -198,7 +198,7 @@ def test_prompt_prefers_recording_then_text_then_default_language(
     zh_file = file_of(prompts_dir, "zh", fallback)
     assert zh_file.read_bytes() == file_of(prompts_dir, "en", fallback).read_bytes()
 
-    caplog.set_level(logging.WARNING, logger="hotline.prompt_library")
+    caplog.set_level(logging.WARNING, logger="ivr.prompts.library")
     assert library.prompt({"zh": "只有中文"}, None, "fr") == ()
     assert library.prompt({}, None, "en") == ()
     assert any("nothing playable" in r.getMessage() for r in caplog.records)
@@ -317,7 +317,7 @@ def run_cli(tmp_path: Path, prompts_dir: Path, *args: str) -> subprocess.Complet
 
 
 def test_cli_prompts_build_lists_every_system_prompt(tmp_path: Path, prompts_dir: Path) -> None:
-    from hotline.prompts_setup import load_texts
+    from ivr.prompts.build import load_texts
 
     keys = set(load_texts(SHIPPED).prompts)
     result = run_cli(tmp_path, prompts_dir)

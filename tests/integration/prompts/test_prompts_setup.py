@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hotline.prompts_setup import (
+from ivr.prompts.build import (
     ESPEAK_MISSING,
     PromptBuildError,
     build_prompts,

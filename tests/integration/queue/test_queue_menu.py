@@ -13,8 +13,8 @@ import pytest_asyncio
 
 from agents.queue_config import load_queues
 from hotline.node import ControllerNode
-from hotline.prompt_library import PromptLibrary
 from ivr.menus.live import make_registry
+from ivr.prompts.library import PromptLibrary
 from kernel.calendar import load_calendars
 from simulator.server import AriSimulator
 from tests.integration.conftest import make_settings, wait_for

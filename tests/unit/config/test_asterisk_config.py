@@ -307,7 +307,7 @@ def test_agents_context_has_test_agents_that_answer_without_a_phone() -> None:
 
 
 def test_music_on_hold_default_class_plays_generated_8khz_mono_files(tmp_path: Path) -> None:
-    from hotline.moh import MOH_CLASS, build_moh
+    from ivr.prompts.moh import MOH_CLASS, build_moh
 
     classes = moh_classes(conf("musiconhold.conf"))
     assert MOH_CLASS == "default" and set(classes) == {"default"}

@@ -27,7 +27,7 @@ from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotline.prompts_setup import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, Status, _atomic
+from ivr.prompts.build import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, Status, _atomic
 
 # The class the queues use unless they name another (config/queues.yaml: music_on_hold).
 MOH_CLASS = "default"

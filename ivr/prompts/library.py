@@ -11,7 +11,7 @@ keys of ``config/prompts.yaml``. ``PromptLibrary`` turns them into media URIs:
 
 The name is the hash of everything the file is made from, so a file that exists is up to
 date: editing a menu makes new files and never rewrites one a call may be playing. Same
-format, atomic writes and folder layout as the system prompts (``hotline.prompts_setup``),
+format, atomic writes and folder layout as the system prompts (``ivr.prompts.build``),
 so ``<prompts_dir>`` still mirrors Asterisk's sounds directory. Old hashes are not removed.
 
 Safe to call from several threads (the controller builds on a worker thread): builds of one
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO, cast
 
-from hotline.prompts_setup import (
+from ivr.prompts.build import (
     _LANG,
     ESPEAK,
     FORMAT_VERSION,
@@ -343,7 +343,7 @@ def run_build(settings: Settings, *, menus: bool, out: TextIO, err: TextIO) -> i
 
 def _build_moh(settings: Settings, *, out: TextIO, err: TextIO) -> int:
     """The music-on-hold file(s) of musiconhold.conf's default class, after the prompts."""
-    from hotline.moh import MOH_CLASS, build_moh
+    from ivr.prompts.moh import MOH_CLASS, build_moh
 
     moh_dir = settings.paths.moh_dir
     try:

@@ -59,6 +59,8 @@ class EventStream:
         self.events = 0
         self.malformed = 0
         self.last_disconnect_reason = ""
+        # Whether the last attempt's going down was counted already (a session that was up).
+        self._counted = False
         self._stop = asyncio.Event()
         self._up = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -79,8 +81,10 @@ class EventStream:
             reason, replaced = await self._connect_once()
             if self._stop.is_set():
                 break
-            self.disconnects += 1
-            self.last_disconnect_reason = reason
+            if not self._counted:
+                # A connect that failed (a session that was up was counted as it went down).
+                self.disconnects += 1
+                self.last_disconnect_reason = reason
             if self.on_disconnected is not None:
                 self.on_disconnected(reason)
             # Replaced: another controller owns the app now; don't fight it at full speed.
@@ -92,6 +96,7 @@ class EventStream:
                     await self._stop.wait()
 
     async def _connect_once(self) -> tuple[str, bool]:
+        self._counted = False
         params = {"app": self.config.app, "subscribeAll": "false"}
         try:
             ws = await self.client.control_session.ws_connect(
@@ -130,18 +135,30 @@ class EventStream:
                     self._close_reason = f"socket error: {ws.exception()}"
                     break
         finally:
-            self.connected = False
-            self._up.clear()
             self._ws = None
             pinger.cancel()
             if reconcile is not None:
                 reconcile.cancel()
-            await ws.close()
+            try:
+                await ws.close()
+            finally:
+                reason = self._close_reason or f"socket closed (code {ws.close_code})"
+                self._went_down(reason)
         # Only a connection that stayed up a while resets the backoff: a server that
         # accepts and drops at once must not be hammered at the initial delay.
         if loop.time() - connected_at >= max(self.config.ping_interval, 1.0):
             self.backoff.reset()
-        return self._close_reason or f"socket closed (code {ws.close_code})", replaced
+        return reason, replaced
+
+    def _went_down(self, reason: str) -> None:
+        # The reason and the count first, then the flag: whoever sees the stream down
+        # (health, metrics) also sees why.
+        if not self._stop.is_set():
+            self.disconnects += 1
+            self.last_disconnect_reason = reason
+        self._counted = True
+        self.connected = False
+        self._up.clear()
 
     def _deliver(self, text: str) -> bool:
         """Parse and hand on one message; True when it says we were replaced."""

@@ -1,5 +1,6 @@
 """``python -m bench [--calls N] [--rate R] [--pg URL] [--only calls|ivr|acd|load|soak|faults]``:
-run the benchmarks, write ``bench/results/<name>.json`` and the README's benchmark tables
+run the benchmarks, write ``bench/results/<name>.json`` (raw, out of git) and the README's
+benchmark tables
 (a table goes between its ``<!-- bench:<name>:start/end -->`` markers when the README has
 them). Load, soak and faults take minutes to tens of minutes: they run only when named.
 

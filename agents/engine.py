@@ -48,12 +48,12 @@ from agents.distribution import (
 from agents.queue_config import QueueCatalog, QueueConfig
 from agents.seat_store import seat_summaries
 from agents.shifts import DUTY_STATES, ShiftConfig, team_on_shift
+from callbacks.plan import CallbackRules
 from ivr.call import commands as cmd
 from ivr.call import inputs as inp
 from ivr.queue.callback import CallbackJob
 from kernel.settings import AcdSettings
 from ticketdb.models import Agent, Call, CallControl, SeatState, SeatStateChange
-from tickets.callback_plan import CallbackRules
 
 log = logging.getLogger(__name__)
 

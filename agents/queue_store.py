@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from ticketdb import worklist
-from ticketdb.callbacks import request_callback
+from callbacks import worklist
+from callbacks.plan import CallbackRules
+from callbacks.requests import request_callback
 from ticketdb.models import Call, CallbackRequest, QueueEntry
 from ticketdb.sql import insert, transaction
-from tickets.callback_plan import CallbackRules
 
 # Entries still waiting for an agent (an offered one may come back to waiting).
 QUEUED = ("waiting", "offered", "callback", "dialing")
@@ -311,7 +311,7 @@ def record_callback_attempt(
     other outcome (no answer, busy, failed) counts; the entry waits until
     ``now + retry_after`` — another time slot — or, out of attempts, the request is
     closed as ``unreached``. A worklist dial is recorded by the worklist's own rules
-    (``ticketdb.worklist.apply_dial_outcome``, with ``rules``).
+    (``callbacks.worklist.apply_dial_outcome``, with ``rules``).
     """
     with transaction(s):
         entry = s.get(QueueEntry, entry_id, populate_existing=True)

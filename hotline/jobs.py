@@ -95,7 +95,8 @@ def sla_sweep(ctx: JobContext) -> str:
 
 def callbacks(ctx: JobContext) -> str:
     """Generate the callback worklist and share it out across the agents on shift."""
-    from ticketdb.worklist import agents_on_shift, generate, share_out
+    from callbacks.sources import generate
+    from callbacks.worklist import agents_on_shift, share_out
 
     rules = ticket_rules(ctx.settings)
     calendar = business_calendar(ctx.settings, rules.sla.calendar)

@@ -21,6 +21,7 @@ from agents.engine import QueueManager
 from agents.phones import PhoneMonitor
 from agents.queue_config import QueueCatalog
 from agents.shifts import ShiftConfig
+from callbacks.plan import CallbackRules
 from hotline.metrics import family
 from hotline.node_metrics import NodeMetrics
 from hotline.ops_server import OpsServer, start_ops
@@ -41,7 +42,6 @@ from kernel.settings import Settings
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
 from ticketdb.writer import RecordWriter
-from tickets.callback_plan import CallbackRules
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class ControllerNode:
 
     def _callback_rules(self) -> CallbackRules:
         """Callbacks' quiet hours, in the calendar file's time zone (UTC without one)."""
-        from ticketdb.worklist import rules_for
+        from callbacks.worklist import rules_for
 
         # The demo's stand-in calendars have no zone of their own.
         tz = getattr(self.calendars, "timezone", None) or UTC

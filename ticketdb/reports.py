@@ -1,6 +1,6 @@
 """Management reports over a period (domain.md §6, issue #6 item 4): tickets by kind,
 calls and tickets by origin, queue and agent figures, callback satisfaction, callbacks
-done against due, and member callback coverage (``ticketdb.worklist.coverage_report``).
+done against due, and member callback coverage (``callbacks.worklist.coverage_report``).
 
 Every function reads only and takes the period as UTC instants ``[start, end)``
 (``tickets.report_periods.window`` makes them from a local day, week or month). Rows
@@ -31,15 +31,15 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from agents.lead_store import ABANDONED
-from ticketdb.models import TICKET_KINDS, Agent, Call, CallbackRequest, Ticket
-from ticketdb.service_level import service_level
-from ticketdb.worklist import (
+from callbacks.worklist import (
     OPEN,
     OUTBOUND_DIALLED,
     REACHED_STATUSES,
     SATISFACTION,
     UNREACHABLE_STATUSES,
 )
+from ticketdb.models import TICKET_KINDS, Agent, Call, CallbackRequest, Ticket
+from ticketdb.service_level import service_level
 from tickets.report_periods import share
 
 # Where a call came from: dialled in by the customer, or a callback we dialled out.

@@ -1,5 +1,5 @@
 """Tickets: what happens on a call as a record the business acts on (domain.md §2, §5).
 
 Pure rules only — kinds and their fields, the status workflow, escalation, SLAs,
-dispatch and callback planning. Storage is in ``ticketdb``; timed jobs in ``hotline``.
+dispatch. Storage is in ``ticketdb``; timed jobs in ``hotline``; callbacks in ``callbacks``.
 """

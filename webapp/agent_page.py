@@ -26,9 +26,9 @@ from sqlalchemy import func, or_, select
 
 from agents.lead_store import add_handover_note, handover_notes
 from agents.seats import AWAY_REASONS
+from callbacks import worklist
 from kernel.clock import utcnow
 from kernel.settings import Settings
-from ticketdb import worklist
 from ticketdb.audit import record_access
 from ticketdb.models import CallbackRequest, SeatState, Ticket
 from ticketdb.screen_pop import (

@@ -24,11 +24,12 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, request
 
 from agents.seat_store import LEAD_ROLES
+from callbacks import coverage as callback_reports
+from callbacks import worklist
+from callbacks.plan import CallbackRules
 from kernel.clock import utcnow
 from kernel.settings import Settings
-from ticketdb import worklist
 from ticketdb.audit import record_access
-from tickets.callback_plan import CallbackRules
 from webapp.auth import is_lead, json_body, login_required, me
 from webapp.db import db
 from webapp.errors import ApiError
@@ -187,8 +188,8 @@ def coverage() -> dict[str, Any]:
     if until - since > timedelta(days=MAX_REPORT_DAYS):
         raise ApiError(400, f"at most {MAX_REPORT_DAYS} days at once")
     s = db()
-    report = worklist.coverage_report(s, since, until)
-    unreachable = worklist.unreachable_report(s, since, until)
+    report = callback_reports.coverage_report(s, since, until)
+    unreachable = callback_reports.unreachable_report(s, since, until)
     agent = me()
     record_access(
         s,
@@ -211,7 +212,7 @@ def coverage() -> dict[str, Any]:
     }
 
 
-def _item_row(row: worklist.UnreachableRow) -> dict[str, Any]:
+def _item_row(row: callback_reports.UnreachableRow) -> dict[str, Any]:
     out = asdict(row)
     out["last_attempt_at"] = _when(row.last_attempt_at)
     out["closed_at"] = _when(row.closed_at)

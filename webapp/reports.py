@@ -22,10 +22,10 @@ from flask import Blueprint, Flask, Response, current_app, request, url_for
 from sqlalchemy.orm import Session
 
 from agents.seat_store import LEAD_ROLES
+from callbacks import coverage
 from kernel.clock import utcnow
 from kernel.settings import Settings
 from ticketdb import reports as q
-from ticketdb import worklist
 from ticketdb.audit import record_access
 from tickets import report_periods as periods
 from tickets.report_periods import ReportWindow
@@ -150,7 +150,7 @@ def _service_levels() -> dict[str, int]:
 
 
 def _coverage(s: Session, w: ReportWindow) -> Coverage:
-    report = worklist.coverage_report(s, w.start, w.end)
+    report = coverage.coverage_report(s, w.start, w.end)
     rows = [
         {
             "name": r.name,

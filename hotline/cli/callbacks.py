@@ -20,9 +20,10 @@ from hotline.cli.base import SessionOpener, SettingsLoader
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from callbacks.plan import CallbackRules
+    from callbacks.sources import GenerateResult
+    from callbacks.worklist import WorkItem
     from kernel.settings import Settings
-    from ticketdb.worklist import GenerateResult, WorkItem
-    from tickets.callback_plan import CallbackRules
 
 EXIT_CONFIG = 2
 DEFAULT_REPORT_DAYS = 7
@@ -33,7 +34,7 @@ def _error(message: object) -> None:
 
 
 def _rules(settings: Settings, tz: tzinfo) -> CallbackRules:
-    from ticketdb.worklist import rules_for
+    from callbacks.worklist import rules_for
 
     return rules_for(settings.callbacks, tz)
 
@@ -45,9 +46,10 @@ def generate_and_share(
     agents on shift now; commits. Raises SiteError, CalendarError, TicketRulesError or
     ShiftsInvalid for a broken configuration file."""
     from agents.shifts import load_shifts
+    from callbacks.sources import generate
+    from callbacks.worklist import agents_on_shift, share_out
     from hotline.site_rules import load_ticket_site
     from kernel.calendar import load_calendars
-    from ticketdb.worklist import agents_on_shift, generate, share_out
 
     site = load_ticket_site(settings)
     calendar = site.sla_calendar()
@@ -117,7 +119,7 @@ class CallbackCommands:
     def list(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
         from agents.seat_store import agent_by_staff_number
-        from ticketdb.worklist import open_items, worklist
+        from callbacks.worklist import open_items, worklist
 
         tz = self._tz(settings)
         rules = _rules(settings, tz)
@@ -160,7 +162,7 @@ class CallbackCommands:
 
     def coverage(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
-        from ticketdb.worklist import coverage_report, unreachable_report
+        from callbacks.coverage import coverage_report, unreachable_report
 
         tz = self._tz(settings)
         try:

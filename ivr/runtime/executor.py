@@ -332,7 +332,7 @@ class CommandExecutor:
                 call_log.answer_call, node=node, channel_id=channel_id, answered_at=command.at
             )
         elif isinstance(command, cmd.RequestCallback):
-            from ticketdb import callbacks
+            from callbacks import requests as callbacks
 
             op = functools.partial(
                 callbacks.request_callback,

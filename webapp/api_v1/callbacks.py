@@ -22,9 +22,9 @@ from flask import Blueprint, current_app
 from sqlalchemy import select
 
 from agents.seat_store import agent_by_staff_number
+from callbacks import worklist
+from callbacks.requests import MAX_API_KEY, request_from_api
 from kernel.settings import Settings
-from ticketdb import worklist
-from ticketdb.callbacks import MAX_API_KEY, request_from_api
 from ticketdb.customers import normalise_phone
 from ticketdb.models import Agent, CallbackRequest, Customer, Ticket
 from webapp.api_v1.common import (

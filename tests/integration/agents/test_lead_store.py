@@ -24,7 +24,7 @@ from agents.lead_store import (
 )
 from agents.queue_config import QueueCatalog, QueueConfig
 from agents.shifts import Alert, AlertChanges
-from ticketdb.callbacks import request_callback
+from callbacks.requests import request_callback
 from ticketdb.models import Call, CallbackRequest, LeadAlert, QueueEntry
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)

@@ -152,7 +152,7 @@ async def test_closed_hours_callback_request_is_logged(
     assert ("enter", "closed", "") in events(rec)
     assert rec.end_reason == "callback_request"
     assert rec.data["callback_number"] == "+8613800000005"
-    from ticketdb.callbacks import open_requests
+    from callbacks.requests import open_requests
     from ticketdb.engine import make_sessionmaker
 
     with make_sessionmaker(node.node.engine)() as s:

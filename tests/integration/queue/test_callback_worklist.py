@@ -17,16 +17,16 @@ from sqlalchemy import select
 
 from agents import queue_store as entries
 from agents import seat_store
+from callbacks import worklist
+from callbacks.plan import CallbackRules
+from callbacks.requests import request_callback
 from hotline.node import ControllerNode
 from ivr.queue.direct import DirectToQueue
 from kernel.calendar import load_calendars
 from simulator.server import AriSimulator
 from tests.integration.conftest import make_settings, wait_for
 from tests.integration.queue.conftest import QueueNode, catalog
-from ticketdb import worklist
-from ticketdb.callbacks import request_callback
 from ticketdb.models import Call, CallbackRequest
-from tickets.callback_plan import CallbackRules
 
 SH = ZoneInfo("Asia/Shanghai")
 QUIET = ("12:00-13:30", "21:00-08:00")

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from agents import phone_store
 from agents.phone_store import PhoneSeen
 from agents.seats import AWAY_REASONS
+from callbacks import worklist
 from tests.integration.webapp.conftest import Client, make_agent
-from ticketdb import worklist
 from ticketdb.audit import entries_for
 from ticketdb.customers import upsert_customer
 from ticketdb.models import (

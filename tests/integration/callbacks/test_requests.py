@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from ticketdb.callbacks import open_requests, request_callback, request_from_api
+from callbacks.requests import open_requests, request_callback, request_from_api
 from ticketdb.models import CallbackRequest
 
 T0 = datetime(2026, 11, 2, 18, 0, tzinfo=UTC)

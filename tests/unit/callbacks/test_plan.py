@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tickets.callback_plan import (
+from callbacks.plan import (
     CallbackRules,
     Slot,
     add_working_days,

@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agents import queue_store as entries
 from agents.seat_store import add_agent, set_state
+from callbacks import coverage, sources, worklist
+from callbacks.plan import CallbackRules
+from callbacks.requests import request_callback
 from kernel.calendar import BusinessCalendar
 from kernel.settings import CallbackSettings
-from ticketdb import worklist
-from ticketdb.callbacks import request_callback
 from ticketdb.customers import upsert_customer
 from ticketdb.models import Call, CallbackRequest, QueueEntry, Ticket, TicketEvent
-from tickets.callback_plan import CallbackRules
 
 SH = ZoneInfo("Asia/Shanghai")
 # Monday 2026-11-09, 10:00 in Shanghai: outside quiet hours.
@@ -134,7 +134,7 @@ def test_generation_from_every_source_is_idempotent(s: Session) -> None:
         language="zh",
     )
 
-    result = worklist.generate(s, CB, CALENDAR, NOW)
+    result = sources.generate(s, CB, CALENDAR, NOW)
     assert (result.complaint, result.member, result.survey) == (2, 3, 1)
     found = items(s)
     complaint = found[f"ticket:{resolved.id}"]
@@ -155,7 +155,7 @@ def test_generation_from_every_source_is_idempotent(s: Session) -> None:
     assert survey.requested_at == datetime(2026, 11, 3, 10, tzinfo=SH)
     assert {r.status for r in found.values()} == {"open"}
 
-    again = worklist.generate(s, CB, CALENDAR, NOW)
+    again = sources.generate(s, CB, CALENDAR, NOW)
     assert again.added == 0
     assert s.scalar(select(func.count()).select_from(CallbackRequest)) == len(found) == 7
 
@@ -163,13 +163,13 @@ def test_generation_from_every_source_is_idempotent(s: Session) -> None:
 def test_complaint_callbacks_wait_for_the_configured_delay(s: Session) -> None:
     ticket(s, "complaint", status="resolved", resolved_at=NOW - timedelta(days=1))
     later = CB.model_copy(update={"complaint_after_days": 3})
-    assert worklist.generate(s, later, CALENDAR, NOW).complaint == 0
-    assert worklist.generate(s, later, CALENDAR, NOW + timedelta(days=2)).complaint == 1
+    assert sources.generate(s, later, CALENDAR, NOW).complaint == 0
+    assert sources.generate(s, later, CALENDAR, NOW + timedelta(days=2)).complaint == 1
 
 
 def test_a_ticket_without_a_number_is_reported_not_added(s: Session) -> None:
     t = ticket(s, "complaint", status="resolved", resolved_at=NOW, contact_phone="")
-    result = worklist.generate(s, CB, CALENDAR, NOW)
+    result = sources.generate(s, CB, CALENDAR, NOW)
     assert result.added == 0
     assert result.skipped == (f"complaint ticket {t.id}: no phone number to call",)
 
@@ -184,7 +184,7 @@ def test_share_out_balances_by_open_load_and_the_list_is_due_first(s: Session) -
             resolved_at=NOW - timedelta(hours=10 - n),
             contact_phone=f"+861380000000{n}",
         )
-    worklist.generate(s, CB, CALENDAR, NOW)
+    sources.generate(s, CB, CALENDAR, NOW)
     # 8001 already has two open items (given by hand earlier).
     first_two = sorted(items(s).values(), key=lambda r: r.id)[:2]
     for r in first_two:
@@ -207,7 +207,7 @@ def test_share_out_balances_by_open_load_and_the_list_is_due_first(s: Session) -
 
 def test_unreached_three_times_is_unreachable_each_try_in_another_slot(s: Session) -> None:
     t = ticket(s, "complaint", status="resolved", resolved_at=NOW - timedelta(days=1))
-    worklist.generate(s, CB, CALENDAR, NOW)
+    sources.generate(s, CB, CALENDAR, NOW)
     (item,) = items(s).values()
     morning = datetime(2026, 11, 9, 9, 0, tzinfo=SH)
     first = worklist.record_attempt(s, item.id, "not_reached", "8001", morning, rules=RULES)
@@ -231,13 +231,13 @@ def test_unreached_three_times_is_unreachable_each_try_in_another_slot(s: Sessio
     assert closed is not None and closed.status == "callback_done"
     (event,) = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id))
     assert event.note == f"callback {item.id}: customer unreachable after 3 attempts"
-    (row,) = worklist.unreachable_report(s, NOW - timedelta(days=1), NOW + timedelta(days=1))
+    (row,) = coverage.unreachable_report(s, NOW - timedelta(days=1), NOW + timedelta(days=1))
     assert (row.id, row.attempts, row.source) == (item.id, 3, "complaint")
 
 
 def test_reached_needs_satisfaction_and_moves_the_complaint_on(s: Session) -> None:
     t = ticket(s, "complaint", status="resolved", resolved_at=NOW - timedelta(days=1))
-    worklist.generate(s, CB, CALENDAR, NOW)
+    sources.generate(s, CB, CALENDAR, NOW)
     (item,) = items(s).values()
     with pytest.raises(ValueError, match="satisfaction"):
         worklist.record_attempt(s, item.id, "reached", "8001", NOW, rules=RULES)
@@ -274,7 +274,7 @@ def test_member_coverage_report_shows_who_is_still_owed(s: Session) -> None:
     c2 = call(s, "v1", "+8613900000002", NOW - timedelta(hours=4))
     call(s, "g1", "+8613900000003", NOW - timedelta(hours=3))
     c4 = call(s, "s1", "+8613900000004", NOW - timedelta(hours=3))
-    worklist.generate(s, CB, CALENDAR, NOW)
+    sources.generate(s, CB, CALENDAR, NOW)
     found = items(s)
     for c in (c1, c2):
         worklist.record_attempt(
@@ -292,7 +292,7 @@ def test_member_coverage_report_shows_who_is_still_owed(s: Session) -> None:
     # A call after the generation: no callback yet, so still owed.
     call(s, "v2", "+8613900000002", NOW + timedelta(minutes=30))
 
-    report = worklist.coverage_report(s, NOW - timedelta(days=1), NOW + timedelta(days=1))
+    report = coverage.coverage_report(s, NOW - timedelta(days=1), NOW + timedelta(days=1))
     by_name = {r.name: r for r in report.rows}
     assert set(by_name) == {"Member Li", "VIP Wang", "Member Sun"}  # the general one isn't
     li = by_name["Member Li"]
@@ -302,7 +302,7 @@ def test_member_coverage_report_shows_who_is_still_owed(s: Session) -> None:
     assert by_name["Member Sun"].status == "unreachable"
     assert not report.complete
 
-    worklist.generate(s, CB, CALENDAR, NOW + timedelta(hours=1))
+    sources.generate(s, CB, CALENDAR, NOW + timedelta(hours=1))
     for r in items(s).values():
         if r.status == "open":
             worklist.record_attempt(
@@ -314,7 +314,7 @@ def test_member_coverage_report_shows_who_is_still_owed(s: Session) -> None:
                 rules=RULES,
                 satisfaction="satisfied",
             )
-    report = worklist.coverage_report(s, NOW - timedelta(days=1), NOW + timedelta(days=1))
+    report = coverage.coverage_report(s, NOW - timedelta(days=1), NOW + timedelta(days=1))
     assert report.complete
     assert {r.status for r in report.rows} == {"done", "unreachable"}
 
@@ -322,7 +322,7 @@ def test_member_coverage_report_shows_who_is_still_owed(s: Session) -> None:
 def test_a_dial_is_refused_with_the_reason_or_queued_for_that_agent(s: Session) -> None:
     free, busy = agent(s, "8001"), agent(s, "8002", state="away")
     ticket(s, "complaint", status="resolved", resolved_at=NOW - timedelta(days=1))
-    worklist.generate(s, CB, CALENDAR, NOW)
+    sources.generate(s, CB, CALENDAR, NOW)
     (item,) = items(s).values()
     lunch = datetime(2026, 11, 9, 12, 15, tzinfo=SH)
     with pytest.raises(worklist.Refused, match=r"quiet hours .* dial from 13:30"):
@@ -371,7 +371,7 @@ def dial_and_report(s: Session, request_id: int, agent_id: int, outcome: str) ->
 def test_the_engine_reports_worklist_dials_by_the_worklist_rules(s: Session) -> None:
     a = agent(s, "8001")
     ticket(s, "complaint", status="resolved", resolved_at=NOW - timedelta(days=1))
-    worklist.generate(s, CB, CALENDAR, NOW)
+    sources.generate(s, CB, CALENDAR, NOW)
     (item,) = items(s).values()
     # The agent did not pick up their own phone: logged, not an attempt on the customer.
     dial_and_report(s, item.id, a, "agent_unavailable")
@@ -391,7 +391,7 @@ def test_the_engine_reports_worklist_dials_by_the_worklist_rules(s: Session) -> 
 def test_quiet_hours_met_while_ringing_put_the_dial_back(s: Session) -> None:
     a = agent(s, "8001")
     ticket(s, "complaint", status="resolved", resolved_at=NOW - timedelta(days=1))
-    worklist.generate(s, CB, CALENDAR, NOW)
+    sources.generate(s, CB, CALENDAR, NOW)
     (item,) = items(s).values()
     dial_and_report(s, item.id, a, "quiet_hours")
     (entry,) = s.scalars(select(QueueEntry)).all()

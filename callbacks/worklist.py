@@ -2,7 +2,7 @@
 how every attempt went.
 
 Each item is a ``callback_requests`` row. Callers' own requests (sources ``ivr`` and
-``queue``) are made by the IVR and the queue; ``generate`` adds the others, keyed
+``queue``) are made by the IVR and the queue; ``sources.generate`` adds the others, keyed
 ``node=""`` and ``channel_id="ticket:<id>"`` or ``"call:<id>"`` and inserted with
 ``ON CONFLICT DO NOTHING``, so generating twice adds nothing:
 
@@ -17,7 +17,7 @@ The reason's time (resolved + delay, the call's end, the survey day) is the requ
 time; the callback is due ``due_days`` after it.
 
 An item is open until it is *completed* (reached: satisfaction and remarks) or
-*unreachable* (``max_attempts`` attempts not reached; listed by ``unreachable_report``);
+*unreachable* (``max_attempts`` attempts not reached; listed by ``coverage.unreachable_report``);
 either way a complaint's ticket then moves to callback_done (``close_ticket``).
 Queue callbacks answered by the queue engine end as ``done`` / ``unreached``
 (``agents.queue_store``); the reports count those as completed / unreachable.
@@ -29,31 +29,28 @@ reports the attempt back through ``apply_dial_outcome``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from agents.seat_store import get_seat
-from ticketdb.customers import normalise_phone
+from callbacks import plan
+from callbacks.plan import CallbackRules
 from ticketdb.models import (
     Agent,
-    Call,
     CallbackRequest,
     Customer,
     QueueEntry,
     Ticket,
 )
 from ticketdb.sql import insert, transaction
-from tickets import callback_plan as plan
-from tickets.callback_plan import CallbackRules
 
 if TYPE_CHECKING:
     from agents.shifts import ShiftConfig
-    from kernel.calendar import BusinessCalendar
     from kernel.settings import CallbackSettings
 
 GENERATED_NODE = ""
@@ -110,251 +107,6 @@ def rules_for(cb: CallbackSettings, tz: tzinfo) -> CallbackRules:
         max_attempts=cb.max_attempts,
         caller_id=cb.caller_id,
     )
-
-
-# --- generation ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GenerateResult:
-    complaint: int = 0
-    member: int = 0
-    survey: int = 0
-    # Reasons that got no item, each with why (e.g. no phone number to call).
-    skipped: tuple[str, ...] = ()
-
-    @property
-    def added(self) -> int:
-        return self.complaint + self.member + self.survey
-
-
-def _number(*candidates: str | None) -> str | None:
-    for raw in candidates:
-        if raw:
-            try:
-                return normalise_phone(raw)
-            except ValueError:
-                continue
-    return None
-
-
-def _add(
-    s: Session,
-    *,
-    channel_id: str,
-    source: str,
-    number: str,
-    reason_at: datetime,
-    due_days: int,
-    ticket_id: int | None = None,
-    customer_id: int | None = None,
-    call_id: int | None = None,
-) -> int:
-    """Insert one generated item unless it exists; 1 when added."""
-    added = s.scalar(
-        insert(s, CallbackRequest)
-        .values(
-            node=GENERATED_NODE,
-            channel_id=channel_id,
-            number=number,
-            requested_at=reason_at,
-            source=source,
-            language="",
-            status=OPEN,
-            ticket_id=ticket_id,
-            customer_id=customer_id,
-            call_id=call_id,
-            due_at=reason_at + timedelta(days=due_days),
-        )
-        .on_conflict_do_nothing(index_elements=["node", "channel_id", "source"])
-        .returning(CallbackRequest.id)
-    )
-    return 0 if added is None else 1
-
-
-def _has_request(source: str, column: Any) -> Any:
-    return (
-        select(CallbackRequest.id)
-        .where(CallbackRequest.source == source, column)
-        .correlate_except(CallbackRequest)
-        .exists()
-    )
-
-
-def generate(
-    s: Session,
-    cb: CallbackSettings,
-    calendar: BusinessCalendar,
-    now: datetime,
-    *,
-    lookback: timedelta = DEFAULT_LOOKBACK,
-) -> GenerateResult:
-    """Add the worklist items due by ``now`` from complaints, members' calls and orders;
-    commits. Idempotent: an item that exists is never added again (nor changed)."""
-    skipped: list[str] = []
-    since = now - lookback
-    with transaction(s):
-        complaint = _complaints(s, cb, now, since, skipped)
-    member = 0
-    if cb.member_calls:
-        with transaction(s):
-            member = _member_calls(s, cb, now, since, skipped)
-    with transaction(s):
-        survey = _surveys(s, cb, calendar, now, since, skipped)
-    return GenerateResult(complaint, member, survey, tuple(skipped))
-
-
-def _complaints(
-    s: Session, cb: CallbackSettings, now: datetime, since: datetime, skipped: list[str]
-) -> int:
-    delay = timedelta(days=cb.complaint_after_days)
-    rows = s.execute(
-        select(Ticket, Customer.phone)
-        .outerjoin(Customer, Customer.id == Ticket.customer_id)
-        .where(
-            Ticket.kind == "complaint",
-            Ticket.resolved_at.is_not(None),
-            Ticket.status != "rejected",
-            Ticket.resolved_at <= now - delay,
-            Ticket.resolved_at >= since - delay,
-            Ticket.callback_done_at.is_(None),
-            ~_has_request("complaint", CallbackRequest.ticket_id == Ticket.id),
-        )
-        .order_by(Ticket.id)
-    ).all()
-    added = 0
-    for ticket, customer_phone in rows:
-        assert ticket.resolved_at is not None
-        number = _number(ticket.contact_phone, customer_phone)
-        if number is None:
-            skipped.append(f"complaint ticket {ticket.id}: no phone number to call")
-            continue
-        added += _add(
-            s,
-            channel_id=f"ticket:{ticket.id}",
-            source="complaint",
-            number=number,
-            reason_at=ticket.resolved_at + delay,
-            due_days=cb.due_days,
-            ticket_id=ticket.id,
-            customer_id=ticket.customer_id,
-            call_id=ticket.call_id,
-        )
-    return added
-
-
-def _member_call_filter() -> Any:
-    """Calls of member customers (the tier the call was taken with, or the customer's
-    tier now), callbacks' own records left out."""
-    member_phones = select(Customer.phone).where(Customer.tier.in_(MEMBER_TIERS))
-    return (
-        Call.ended_at.is_not(None)
-        & (Call.dialled_number != OUTBOUND_DIALLED)
-        & or_(Call.customer_tier.in_(MEMBER_TIERS), Call.caller_number.in_(member_phones))
-    )
-
-
-def _customers_by_phone(s: Session, numbers: Iterable[str]) -> dict[str, Customer]:
-    wanted = {n for n in numbers if n}
-    if not wanted:
-        return {}
-    return {c.phone: c for c in s.scalars(select(Customer).where(Customer.phone.in_(wanted)))}
-
-
-def _member_calls(
-    s: Session, cb: CallbackSettings, now: datetime, since: datetime, skipped: list[str]
-) -> int:
-    own_request = (
-        select(CallbackRequest.id)
-        .where(
-            CallbackRequest.node == Call.node,
-            CallbackRequest.channel_id == Call.channel_id,
-        )
-        .correlate_except(CallbackRequest)
-        .exists()
-    )
-    calls = s.scalars(
-        select(Call)
-        .where(
-            _member_call_filter(),
-            Call.started_at >= since,
-            Call.ended_at <= now,
-            # A call that became a queue callback, or asked for one in the menu, already
-            # has its callback.
-            Call.callback_id.is_(None),
-            ~own_request,
-            ~_has_request("member", CallbackRequest.call_id == Call.id),
-        )
-        .order_by(Call.id)
-    ).all()
-    numbers = {c.id: _number(c.caller_number) for c in calls}
-    customers = _customers_by_phone(s, (n for n in numbers.values() if n))
-    added = 0
-    for call in calls:
-        number = numbers[call.id]
-        if number is None:
-            skipped.append(f"member call {call.id}: no phone number to call")
-            continue
-        customer = customers.get(number)
-        assert call.ended_at is not None
-        added += _add(
-            s,
-            channel_id=f"call:{call.id}",
-            source="member",
-            number=number,
-            reason_at=call.ended_at,
-            due_days=cb.due_days,
-            customer_id=customer.id if customer is not None else None,
-            call_id=call.id,
-        )
-    return added
-
-
-def _surveys(
-    s: Session,
-    cb: CallbackSettings,
-    calendar: BusinessCalendar,
-    now: datetime,
-    since: datetime,
-    skipped: list[str],
-) -> int:
-    # N working days are at least N calendar days: a cheap filter before the calendar.
-    rows = s.execute(
-        select(Ticket, Customer.phone)
-        .outerjoin(Customer, Customer.id == Ticket.customer_id)
-        .where(
-            Ticket.kind == "order",
-            Ticket.status.not_in(("rejected", "out_of_area")),
-            Ticket.created_at <= now - timedelta(days=cb.survey_after_days),
-            Ticket.created_at >= since - timedelta(days=2 * cb.survey_after_days + 14),
-            ~_has_request("survey", CallbackRequest.ticket_id == Ticket.id),
-        )
-        .order_by(Ticket.id)
-    ).all()
-    added = 0
-    for ticket, customer_phone in rows:
-        local = ticket.created_at.astimezone(calendar.tz)
-        day = plan.add_working_days(local.date(), cb.survey_after_days, calendar.is_working_day)
-        reason_at = datetime.combine(day, local.time()).replace(tzinfo=calendar.tz)
-        reason_at = reason_at.astimezone(UTC)
-        if reason_at > now or reason_at < since:
-            continue
-        number = _number(ticket.contact_phone, customer_phone)
-        if number is None:
-            skipped.append(f"order ticket {ticket.id}: no phone number to call")
-            continue
-        added += _add(
-            s,
-            channel_id=f"ticket:{ticket.id}",
-            source="survey",
-            number=number,
-            reason_at=reason_at,
-            due_days=cb.due_days,
-            ticket_id=ticket.id,
-            customer_id=ticket.customer_id,
-            call_id=ticket.call_id,
-        )
-    return added
 
 
 # --- sharing out ---------------------------------------------------------------------
@@ -816,162 +568,3 @@ def apply_dial_outcome(
     elif outcome not in NOT_ATTEMPTS:
         _not_reached(request, now, rules, outcome)
     return request.status != OPEN
-
-
-# --- reports -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CoverageRow:
-    customer_id: int | None
-    name: str
-    phone: str
-    tier: str
-    calls: int
-    done: int
-    open: int
-    unreachable: int
-    # Calls with no callback item at all (not generated yet).
-    missing: int
-
-    @property
-    def status(self) -> str:
-        """owed (a callback still to make) | unreachable | done."""
-        if self.open or self.missing:
-            return "owed"
-        return "unreachable" if self.unreachable else "done"
-
-
-@dataclass(frozen=True)
-class CoverageReport:
-    since: datetime
-    until: datetime
-    rows: list[CoverageRow]
-
-    @property
-    def owed(self) -> list[CoverageRow]:
-        return [r for r in self.rows if r.status == "owed"]
-
-    @property
-    def complete(self) -> bool:
-        """Every member with calls in the period got their callback (or is unreachable)."""
-        return not self.owed
-
-
-_TALLY = ("calls", "done", "open", "unreachable", "missing")
-
-
-def _callback_state(request: CallbackRequest | None) -> str:
-    if request is None:
-        return "missing"
-    if request.status in REACHED_STATUSES:
-        return "done"
-    if request.status in UNREACHABLE_STATUSES:
-        return "unreachable"
-    return "open"
-
-
-def coverage_report(s: Session, since: datetime, until: datetime) -> CoverageReport:
-    """Member customers who called in ``[since, until)``, and for each whether their
-    calls' callbacks are done, still owed, or unreachable (100 % coverage check)."""
-    calls = s.scalars(
-        select(Call)
-        .where(_member_call_filter(), Call.started_at >= since, Call.started_at < until)
-        .order_by(Call.id)
-    ).all()
-    if not calls:
-        return CoverageReport(since, until, [])
-    ids = [c.id for c in calls]
-    callback_ids = [c.callback_id for c in calls if c.callback_id is not None]
-    channels = [c.channel_id for c in calls]
-    requests = s.scalars(
-        select(CallbackRequest).where(
-            or_(
-                (CallbackRequest.source == "member") & CallbackRequest.call_id.in_(ids),
-                CallbackRequest.id.in_(callback_ids),
-                CallbackRequest.channel_id.in_(channels),
-            )
-        )
-    ).all()
-    by_call = {r.call_id: r for r in requests if r.source == "member"}
-    by_id = {r.id: r for r in requests}
-    by_channel = {(r.node, r.channel_id): r for r in requests if r.source in ("ivr", "queue")}
-    numbers = {c.id: _number(c.caller_number) or c.caller_number for c in calls}
-    customers = _customers_by_phone(s, numbers.values())
-    tally: dict[str, dict[str, int]] = {}
-    who: dict[str, tuple[Customer | None, str]] = {}
-    for call in calls:
-        request = (
-            by_call.get(call.id)
-            or (by_id.get(call.callback_id) if call.callback_id is not None else None)
-            or by_channel.get((call.node, call.channel_id))
-        )
-        number = numbers[call.id]
-        customer = customers.get(number)
-        tier = customer.tier if customer is not None else (call.customer_tier or "")
-        if tier not in MEMBER_TIERS and call.customer_tier not in MEMBER_TIERS:
-            continue
-        counts = tally.setdefault(number, dict.fromkeys(_TALLY, 0))
-        counts["calls"] += 1
-        counts[_callback_state(request)] += 1
-        who[number] = (customer, tier)
-    rows = []
-    for number, counts in tally.items():
-        customer, tier = who[number]
-        rows.append(
-            CoverageRow(
-                customer_id=customer.id if customer is not None else None,
-                name=customer.name if customer is not None else "",
-                phone=number,
-                tier=tier,
-                calls=counts["calls"],
-                done=counts["done"],
-                open=counts["open"],
-                unreachable=counts["unreachable"],
-                missing=counts["missing"],
-            )
-        )
-    rows.sort(key=lambda r: ({"owed": 0, "unreachable": 1, "done": 2}[r.status], r.phone))
-    return CoverageReport(since, until, rows)
-
-
-@dataclass(frozen=True)
-class UnreachableRow:
-    id: int
-    source: str
-    number: str
-    name: str
-    ticket_id: int | None
-    attempts: int
-    last_attempt_at: datetime | None
-    closed_at: datetime | None
-    agent: str | None  # staff number of the agent it was assigned to
-
-
-def unreachable_report(s: Session, since: datetime, until: datetime) -> list[UnreachableRow]:
-    """Items closed as unreachable in ``[since, until)``, oldest first."""
-    rows = s.execute(
-        select(CallbackRequest, Customer.name, Agent.staff_number)
-        .outerjoin(Customer, Customer.id == CallbackRequest.customer_id)
-        .outerjoin(Agent, Agent.id == CallbackRequest.assigned_to)
-        .where(
-            CallbackRequest.status.in_(UNREACHABLE_STATUSES),
-            CallbackRequest.completed_at >= since,
-            CallbackRequest.completed_at < until,
-        )
-        .order_by(CallbackRequest.completed_at, CallbackRequest.id)
-    ).all()
-    return [
-        UnreachableRow(
-            id=r.id,
-            source=r.source,
-            number=r.number,
-            name=name or "",
-            ticket_id=r.ticket_id,
-            attempts=r.attempts,
-            last_attempt_at=r.last_attempt_at,
-            closed_at=r.completed_at,
-            agent=staff,
-        )
-        for r, name, staff in rows
-    ]

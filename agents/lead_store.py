@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session
 
 from agents import erlang
 from agents.queue_config import QueueCatalog
+from agents.service_level import service_level
 from agents.shifts import Alert, AlertChanges
 from ticketdb.models import Call, CallbackRequest, HandoverNote, LeadAlert, QueueEntry
-from ticketdb.service_level import service_level
 from ticketdb.sql import transaction
 
 WAITING_STATUSES = ("waiting", "offered")  # a caller on the line, not yet with an agent

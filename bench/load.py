@@ -35,7 +35,7 @@ the last call ended):
   ``abandoned_before_queue``: not in the queue's figures, as on the wallboard);
   ``calls_as_scripted``: calls whose record shows what their caller set out to do;
 * service level: answered within 15 s of entering the queue ÷ (answered + abandoned), the
-  wallboard's definition (``ticketdb.wallboard_stats``);
+  wallboard's definition (``reporting.wallboard``);
 * event → command latency: timed by the simulator, as Asterisk would see it, from an
   event to the controller's next request on that channel (the method of ``bench ivr``).
   The headline is a caller's digit → the next request: a digit always asks for one at

@@ -25,10 +25,10 @@ from agents.seat_store import LEAD_ROLES
 from callbacks import coverage
 from kernel.clock import utcnow
 from kernel.settings import Settings
-from ticketdb import reports as q
+from reporting import periods
+from reporting import reports as q
+from reporting.periods import ReportWindow
 from ticketdb.audit import record_access
-from tickets import report_periods as periods
-from tickets.report_periods import ReportWindow
 from webapp import callbacks
 from webapp.auth import me
 from webapp.db import db, queue_catalog

@@ -37,7 +37,7 @@ from agents.seat_store import LEAD_ROLES, StaleState, UnknownAgent
 from agents.seats import AWAY_REASONS, IllegalTransition
 from kernel.clock import utcnow
 from kernel.settings import Settings
-from ticketdb import wallboard_stats
+from reporting import wallboard as wallboard_stats
 from ticketdb.audit import record_access
 from ticketdb.models import Agent
 from ticketdb.sla import breaches

@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.accounts import set_password
-from tests.integration.ticketdb.test_reports import MEMBER_PHONE, NOW, VIP_NAME, VIP_PHONE, seed
+from tests.integration.reporting.test_reports import MEMBER_PHONE, NOW, VIP_NAME, VIP_PHONE, seed
 from tests.integration.webapp.conftest import PASSWORD, Client, settings_for
 from ticketdb.audit import entries_for
 from ticketdb.migrate import upgrade

@@ -43,10 +43,9 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.seat_store import add_agent
-from ticketdb import reports
-from ticketdb.customers import upsert_customer
-from ticketdb.models import Call, CallbackRequest, Ticket
-from ticketdb.reports import (
+from reporting import reports
+from reporting.periods import ReportWindow, window
+from reporting.reports import (
     AgentRow,
     CallbackRow,
     KindRow,
@@ -54,7 +53,8 @@ from ticketdb.reports import (
     QueueRow,
     SatisfactionRow,
 )
-from tickets.report_periods import ReportWindow, window
+from ticketdb.customers import upsert_customer
+from ticketdb.models import Call, CallbackRequest, Ticket
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 3, 2)

@@ -3,7 +3,7 @@ reports divide the same way."""
 
 from __future__ import annotations
 
-from ticketdb.service_level import service_level
+from agents.service_level import service_level
 
 
 def test_on_time_over_answered_and_none_before_any_answer() -> None:

@@ -6,7 +6,7 @@ Definitions (the ones the wallboard prints next to the numbers):
 - *answered*: calls an agent answered today (``agent_answered_at`` in the day so far);
   *abandoned*: callers who hung up while waiting, today (``end_reason`` "abandoned");
 - *service level*: answered within the queue's ``service_level_seconds`` (15 s, "three
-  rings", unless the queue sets its own) ÷ answered (``ticketdb.service_level``, the
+  rings", unless the queue sets its own) ÷ answered (``agents.service_level``, the
   same figure as the reports'); callers who gave up show in the abandonment rate;
 - *ASA*: the mean wait of the answered calls; *abandonment rate*: abandoned ÷ (answered +
   abandoned); both None while there is nothing to divide by;
@@ -34,9 +34,9 @@ from agents.lead_store import ABANDONED, WAITING_STATUSES
 from agents.queue_config import QueueCatalog, QueueConfig
 from agents.roster import read_roster
 from agents.seat_store import list_seats
+from agents.service_level import service_level
 from agents.shifts import Alert, ShiftConfig, Staffing, alerts, overdue_away, staffing
 from ticketdb.models import Call, CallbackRequest, QueueEntry, Ticket
-from ticketdb.service_level import service_level
 
 DEFAULT_THRESHOLD = 15  # seconds; a queue not in the catalog answers "within three rings"
 # A ticket the lead must still see: not yet resolved or otherwise finished.

@@ -3,7 +3,7 @@ calls and tickets by origin, queue and agent figures, callback satisfaction, cal
 done against due, and member callback coverage (``callbacks.worklist.coverage_report``).
 
 Every function reads only and takes the period as UTC instants ``[start, end)``
-(``tickets.report_periods.window`` makes them from a local day, week or month). Rows
+(``reporting.periods.window`` makes them from a local day, week or month). Rows
 are fetched with the few columns a report needs and counted in Python, so SQLite and
 PostgreSQL give the same figures by construction.
 
@@ -31,6 +31,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from agents.lead_store import ABANDONED
+from agents.service_level import service_level
 from callbacks.worklist import (
     OPEN,
     OUTBOUND_DIALLED,
@@ -38,9 +39,8 @@ from callbacks.worklist import (
     SATISFACTION,
     UNREACHABLE_STATUSES,
 )
+from reporting.periods import share
 from ticketdb.models import TICKET_KINDS, Agent, Call, CallbackRequest, Ticket
-from ticketdb.service_level import service_level
-from tickets.report_periods import share
 
 # Where a call came from: dialled in by the customer, or a callback we dialled out.
 INBOUND = "inbound"

@@ -19,9 +19,7 @@ from agents.lead_store import open_alerts
 from agents.queue_config import QueueCatalog, QueueConfig
 from agents.seat_store import add_agent, set_state
 from agents.shifts import load_shifts
-from ticketdb.models import Call, CallbackRequest, QueueEntry, Ticket
-from ticketdb.tickets import create_ticket
-from ticketdb.wallboard_stats import (
+from reporting.wallboard import (
     calls_by_kind,
     calls_per_hour,
     day_start,
@@ -31,6 +29,8 @@ from ticketdb.wallboard_stats import (
     staffing_view,
     urgent_tickets,
 )
+from ticketdb.models import Call, CallbackRequest, QueueEntry, Ticket
+from ticketdb.tickets import create_ticket
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # 18:00 in Shanghai

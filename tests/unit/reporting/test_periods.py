@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tickets.report_periods import (
+from reporting.periods import (
     PeriodError,
     following,
     local_day,

@@ -330,7 +330,7 @@ def close_ticket(s: Session, request_id: int, by: str, now: datetime) -> bool:
     callback_done through the ticket workflow, with the outcome as the note; commits.
     An unreachable customer is recorded there too (tickets.workflow). False when there
     is nothing to move (no ticket, or it has moved on meanwhile)."""
-    from ticketdb.tickets import StaleTicket, TicketNotFound, change_status
+    from tickets.store import StaleTicket, TicketNotFound, change_status
     from tickets.workflow import TransitionRefused
 
     request = get_item(s, request_id)

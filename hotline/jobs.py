@@ -65,7 +65,7 @@ def shift_config(settings: Settings) -> ShiftConfig | None:
 
 def dispatch(ctx: JobContext) -> str:
     """The day's orders onto the dispatch lists (the day of the scheduled time, local)."""
-    from ticketdb.dispatch import run_dispatch
+    from tickets.dispatch_store import run_dispatch
 
     rules = ticket_rules(ctx.settings)
     tz = business_timezone(ctx.settings)
@@ -80,7 +80,7 @@ def dispatch(ctx: JobContext) -> str:
 
 
 def sla_sweep(ctx: JobContext) -> str:
-    from ticketdb.sla import sweep
+    from tickets.sla_store import sweep
 
     rules = ticket_rules(ctx.settings)
     calendar = business_calendar(ctx.settings, rules.sla.calendar)
@@ -115,7 +115,7 @@ def callbacks(ctx: JobContext) -> str:
 def notifications(ctx: JobContext) -> str:
     """Catch up escalations a crash may have cut off, then deliver the due e-mail."""
     from hotline.mailer import deliver_due
-    from ticketdb.escalations import escalate_recent
+    from tickets.escalation_store import escalate_recent
 
     with ctx.sessions() as s:
         caught = escalate_recent(

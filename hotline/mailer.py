@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kernel.backoff import RetryPolicy
 from kernel.settings import SmtpSettings
 from ticketdb.models import Notification
-from ticketdb.outbox import backlog, claim, due_emails, record_attempt
+from tickets.outbox import backlog, claim, due_emails, record_attempt
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Which escalation rules a ticket matches, how severe it becomes, and who is told.
 
 Pure: the rules come from ``tickets.config`` and the ticket's facts are passed in;
-``ticketdb.escalations`` stores the result (the outbox rows, the raised severity).
+``tickets.escalation_store`` stores the result (the outbox rows, the raised severity).
 """
 
 from __future__ import annotations

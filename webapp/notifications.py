@@ -9,8 +9,8 @@ from typing import Any
 from flask import Blueprint, request
 
 from kernel.clock import utcnow
-from ticketdb import outbox
 from ticketdb.models import Agent, Notification
+from tickets import outbox
 from webapp.auth import login_required, me
 from webapp.db import db
 from webapp.errors import ApiError

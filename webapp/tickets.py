@@ -32,7 +32,8 @@ from kernel.clock import utcnow
 from ticketdb.audit import record_access
 from ticketdb.models import Call, Ticket, TicketEvent
 from ticketdb.recordings import recordings_of_call
-from ticketdb.tickets import (
+from tickets.kinds import TicketInvalid
+from tickets.store import (
     StaleTicket,
     TicketNotFound,
     UnknownCall,
@@ -45,7 +46,6 @@ from ticketdb.tickets import (
     search,
     update_fields,
 )
-from tickets.kinds import TicketInvalid
 from tickets.workflow import TransitionRefused, allowed_next
 from webapp.auth import is_lead, json_body, login_required, me
 from webapp.db import db

@@ -40,7 +40,7 @@ from kernel.settings import Settings
 from reporting import wallboard as wallboard_stats
 from ticketdb.audit import record_access
 from ticketdb.models import Agent
-from ticketdb.sla import breaches
+from tickets.sla_store import breaches
 from webapp import charts
 from webapp.auth import login_required, me
 from webapp.db import db, queue_catalog, shift_config

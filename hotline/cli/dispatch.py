@@ -21,7 +21,7 @@ from hotline.site_rules import SiteError, TicketSite, load_ticket_site
 
 if TYPE_CHECKING:
     from kernel.settings import Settings
-    from ticketdb.dispatch import DispatchResult
+    from tickets.dispatch_store import DispatchResult
 
 EXIT_CONFIG = 2
 SLA_STATES = ("breached", "near")
@@ -92,7 +92,7 @@ class DispatchCommands:
             return None
 
     def run(self, args: argparse.Namespace) -> int:
-        from ticketdb.dispatch import run_dispatch
+        from tickets.dispatch_store import run_dispatch
 
         setup = self._setup(args)
         if setup is None:
@@ -112,8 +112,8 @@ class DispatchCommands:
         return 0
 
     def show(self, args: argparse.Namespace) -> int:
-        from ticketdb.dispatch import dispatch_list
         from tickets.dispatch import CSV_HEADER, order_row
+        from tickets.dispatch_store import dispatch_list
 
         setup = self._setup(args)
         if setup is None:
@@ -132,8 +132,8 @@ class DispatchCommands:
         return 0
 
     def csv(self, args: argparse.Namespace) -> int:
-        from ticketdb.dispatch import dispatch_list
         from tickets.dispatch import render_csv
+        from tickets.dispatch_store import dispatch_list
 
         setup = self._setup(args)
         if setup is None:
@@ -155,8 +155,8 @@ class DispatchCommands:
         return 0
 
     def sla_sweep(self, args: argparse.Namespace) -> int:
-        from ticketdb.sla import sweep
         from tickets.sla import STATES
+        from tickets.sla_store import sweep
 
         settings = self._settings(args)
         site = _site(settings)
@@ -179,7 +179,7 @@ class DispatchCommands:
         return 0
 
     def sla_breaches(self, args: argparse.Namespace) -> int:
-        from ticketdb.sla import breaches
+        from tickets.sla_store import breaches
 
         settings = self._settings(args)
         site = _site(settings)

@@ -16,7 +16,7 @@ from typing import Any
 from hotline.cli.base import SessionOpener, SettingsLoader
 
 EXIT_CONFIG = 2
-# ticketdb.outbox.STATUSES / CHANNELS, repeated so --help needs no SQLAlchemy import.
+# tickets.outbox.STATUSES / CHANNELS, repeated so --help needs no SQLAlchemy import.
 STATUSES = ("pending", "sent", "failed", "read")
 CHANNELS = ("email", "inapp")
 
@@ -32,7 +32,7 @@ class NotificationCommands:
 
     def list(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
-        from ticketdb.outbox import list_notifications
+        from tickets.outbox import list_notifications
 
         if args.limit < 1:
             print("hotline: error: --limit must be at least 1", file=sys.stderr)

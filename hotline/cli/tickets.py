@@ -153,9 +153,9 @@ class TicketsCommands:
 
     def new(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
-        from ticketdb.tickets import UnknownCall, create_from_call, create_ticket
         from tickets.config import TicketRulesError
         from tickets.kinds import TicketInvalid
+        from tickets.store import UnknownCall, create_from_call, create_ticket
 
         try:
             details = parse_fields(args.field or [])
@@ -204,8 +204,8 @@ class TicketsCommands:
     def list_(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
         from kernel.calendar import CalendarError
-        from ticketdb.tickets import day_bounds, search
         from tickets.kinds import TicketInvalid
+        from tickets.store import day_bounds, search
 
         try:
             tz = load_ticket_site(settings).tz
@@ -235,7 +235,7 @@ class TicketsCommands:
     def show(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
         from kernel.calendar import CalendarError
-        from ticketdb.tickets import TicketNotFound, get_ticket, history
+        from tickets.store import TicketNotFound, get_ticket, history
 
         try:
             tz = load_ticket_site(settings).tz
@@ -254,8 +254,8 @@ class TicketsCommands:
 
     def status(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
-        from ticketdb.tickets import StaleTicket, TicketNotFound, change_status, get_ticket
         from tickets.kinds import TicketInvalid
+        from tickets.store import StaleTicket, TicketNotFound, change_status, get_ticket
         from tickets.workflow import TransitionRefused
 
         with self._db_session(settings) as s:

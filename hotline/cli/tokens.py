@@ -35,8 +35,8 @@ class TokenCommands:
 
     def add(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
+        from agents.api_tokens import create_token
         from agents.seat_store import UnknownAgent
-        from ticketdb.api_tokens import create_token
 
         with self._db_session(settings) as s:
             try:
@@ -58,8 +58,8 @@ class TokenCommands:
 
     def list(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
+        from agents.api_tokens import list_tokens
         from agents.seat_store import UnknownAgent
-        from ticketdb.api_tokens import list_tokens
 
         with self._db_session(settings) as s:
             try:
@@ -81,7 +81,7 @@ class TokenCommands:
 
     def revoke(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
-        from ticketdb.api_tokens import TokenNotFound, revoke
+        from agents.api_tokens import TokenNotFound, revoke
 
         with self._db_session(settings) as s:
             try:

@@ -21,7 +21,7 @@ from tests.browser.conftest import BrowserSite
 from tests.browser.helpers import login, screenshot_path, wait_until
 from ticketdb.customers import upsert_customer
 from ticketdb.models import Call, CallbackRequest, SeatState, Ticket
-from ticketdb.tickets import create_ticket
+from tickets.store import create_ticket
 
 CALLER = "13812345678"
 MASKED = "138****5678"

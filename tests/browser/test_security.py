@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 from kernel.clock import utcnow
 from tests.browser.conftest import BrowserSite
 from tests.browser.helpers import login
-from ticketdb.tickets import create_ticket
+from tickets.store import create_ticket
 
 XSS = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
 

@@ -17,8 +17,8 @@ from kernel.clock import utcnow
 from tests.browser.conftest import REPO, BrowserSite
 from tests.browser.helpers import login, screenshot_path, wait_until
 from ticketdb.models import CallControl, SeatState
-from ticketdb.tickets import create_ticket
 from tickets.config import load_rules
+from tickets.store import create_ticket
 
 # Telecom menu: 1 Mandarin, 5 complaints and suggestions, 1 a complaint → a queue.
 TO_THE_QUEUE = "wait for prompt, press 1, wait 1, press 5, wait 1, press 1"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from flask import Response, g, request
 
+from agents.api_tokens import verify
 from kernel.clock import utcnow
-from ticketdb.api_tokens import verify
 from webapp.db import db
 from webapp.errors import ApiError
 

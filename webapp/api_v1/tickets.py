@@ -23,7 +23,8 @@ from flask import Blueprint
 
 from kernel.clock import utcnow
 from ticketdb.models import TICKET_KINDS, TICKET_STATUSES, Call, Ticket, TicketEvent
-from ticketdb.tickets import (
+from tickets.kinds import TicketInvalid
+from tickets.store import (
     StaleTicket,
     TicketNotFound,
     UnknownCall,
@@ -36,7 +37,6 @@ from ticketdb.tickets import (
     search,
     update_fields,
 )
-from tickets.kinds import TicketInvalid
 from tickets.workflow import TransitionRefused
 from webapp.api_v1.common import (
     arg,

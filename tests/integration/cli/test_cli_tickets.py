@@ -15,7 +15,7 @@ from hotline.cli.tickets import add_tickets_parser, parse_fields
 from tests.integration.cli.cli_harness import run_cli, write_site_file
 from ticketdb.customers import upsert_customer
 from ticketdb.models import Call
-from ticketdb.tickets import create_ticket, get_ticket, history
+from tickets.store import create_ticket, get_ticket, history
 
 REPO = Path(__file__).resolve().parents[3]
 CALENDAR = """\

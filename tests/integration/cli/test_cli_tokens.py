@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.api_tokens import PREFIX, verify
 from agents.seat_store import add_agent
 from hotline.cli.tokens import add_tokens_parser
 from tests.integration.cli.cli_harness import run_cli
-from ticketdb.api_tokens import PREFIX, verify
 
 
 def hotline(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

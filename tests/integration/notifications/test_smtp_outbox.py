@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotline.mailer import NOT_CONFIGURED, DeliveryReport, deliver_due
 from kernel.settings import SmtpSettings
 from tests.integration.notifications.conftest import SmtpServer
-from ticketdb.escalations import escalate
 from ticketdb.models import Notification, NotificationAttempt, Ticket
 from tickets.config import load_rules
+from tickets.escalation_store import escalate
 
 SHIPPED = Path(__file__).resolve().parents[3] / "config" / "tickets.yaml"
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)

@@ -30,7 +30,7 @@ from reporting.wallboard import (
     urgent_tickets,
 )
 from ticketdb.models import Call, CallbackRequest, QueueEntry, Ticket
-from ticketdb.tickets import create_ticket
+from tickets.store import create_ticket
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # 18:00 in Shanghai

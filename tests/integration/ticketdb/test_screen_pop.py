@@ -21,7 +21,7 @@ from ticketdb.screen_pop import (
     menu_keys,
     menu_nodes,
 )
-from ticketdb.tickets import create_ticket
+from tickets.store import create_ticket
 
 T0 = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)
 NUMBER = "13812345678"

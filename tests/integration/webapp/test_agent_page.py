@@ -35,7 +35,7 @@ from ticketdb.models import (
     SeatState,
     Ticket,
 )
-from ticketdb.tickets import create_ticket
+from tickets.store import create_ticket
 from webapp import i18n
 from webapp.agent_forms import form_keys, ticket_forms
 from webapp.live import watcher

@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.routing import Rule
 
 from agents import phone_store
+from agents.api_tokens import create_token, list_tokens, revoke
 from agents.phone_store import PhoneSeen
 from agents.seat_store import add_agent, set_state
 from tests.integration.webapp.conftest import Client, make_agent
-from ticketdb.api_tokens import create_token, list_tokens, revoke
 from ticketdb.audit import entries_for
 from ticketdb.customers import upsert_customer
 from ticketdb.models import Agent, AuditEntry, Call, CallbackRequest

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.integration.webapp.conftest import Client, make_agent
 from ticketdb.models import Recording
-from ticketdb.tickets import create_ticket
+from tickets.store import create_ticket
 
 HTML = {"Accept": "text/html"}
 XSS = '<img src=x onerror="alert(1)"><script>alert(2)</script>'

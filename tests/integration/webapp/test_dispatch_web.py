@@ -21,11 +21,11 @@ from kernel.clock import utcnow
 from kernel.settings import Settings
 from tests.integration.webapp.conftest import SHIFTS, Client, make_agent
 from ticketdb.audit import entries_for
-from ticketdb.dispatch import run_dispatch
 from ticketdb.migrate import upgrade
 from ticketdb.models import Ticket
-from ticketdb.sla import sweep
 from tickets.config import load_rules
+from tickets.dispatch_store import run_dispatch
+from tickets.sla_store import sweep
 from webapp import close_app, create_app
 from webapp.db import resources
 

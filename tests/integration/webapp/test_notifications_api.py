@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kernel.clock import utcnow
 from tests.integration.webapp.conftest import Client, make_agent
-from ticketdb.escalations import escalate
 from ticketdb.models import Notification, Ticket
 from tickets.config import load_rules
+from tickets.escalation_store import escalate
 
 SHIPPED = Path(__file__).resolve().parents[3] / "config" / "tickets.yaml"
 

@@ -14,7 +14,7 @@ from kernel.clock import utcnow
 from ticketdb.audit import entries_for
 from ticketdb.customers import upsert_customer
 from ticketdb.models import Call, Notification, Recording
-from ticketdb.tickets import assign, get_ticket, history
+from tickets.store import assign, get_ticket, history
 
 from .conftest import Client, make_agent
 

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ticketdb.dispatch import dispatch_list, run_dispatch
 from ticketdb.models import CallbackRequest, Customer, Ticket, TicketEvent
 from tickets.config import TicketRules, parse_rules
+from tickets.dispatch_store import dispatch_list, run_dispatch
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 10, 9)

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kernel.calendar import BusinessCalendar, load_calendars
 from ticketdb.models import Ticket, TicketSla
-from ticketdb.sla import breaches, sweep
 from tickets.config import parse_rules
+from tickets.sla_store import breaches, sweep
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RULES = parse_rules(

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ticketdb.escalations import escalate, escalate_recent
 from ticketdb.models import Notification, Ticket, TicketEvent
 from tickets.config import TicketRules, load_rules, parse_rules
+from tickets.escalation_store import escalate, escalate_recent
 
 SHIPPED = Path(__file__).resolve().parents[3] / "config" / "tickets.yaml"
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)

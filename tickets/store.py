@@ -11,7 +11,7 @@ field) and status changes through ``tickets.workflow`` (``TransitionRefused``).
 
 Severity starts "normal". ``create_ticket``, ``create_from_call``, ``update_fields``,
 ``change_status`` and ``assign`` return the ticket as committed: that is where
-escalation (``ticketdb.escalations``) runs on it, at the caller.
+escalation (``tickets.escalation_store``) runs on it, at the caller.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from sqlalchemy.orm import Session
 
 from agents.seat_store import agent_by_staff_number
 from ticketdb.customers import find_by_phone, normalise_phone
-from ticketdb.escalations import escalate
 from ticketdb.models import TICKET_KINDS, TICKET_STATUSES, Call, Ticket, TicketEvent
 from ticketdb.sql import transaction
 from tickets.config import TicketRules
+from tickets.escalation_store import escalate
 from tickets.kinds import (
     TicketInvalid,
     category_of,

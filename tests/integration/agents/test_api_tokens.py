@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from agents.seat_store import UnknownAgent, add_agent
-from ticketdb.api_tokens import (
+from agents.api_tokens import (
     LAST_USED_RESOLUTION,
     PREFIX,
     TokenNotFound,
@@ -19,6 +18,7 @@ from ticketdb.api_tokens import (
     token_hash,
     verify,
 )
+from agents.seat_store import UnknownAgent, add_agent
 from ticketdb.models import ApiToken
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from agents.seat_store import add_agent
 from ticketdb.customers import upsert_customer
 from ticketdb.models import Call, Ticket, TicketEvent
-from ticketdb.tickets import (
+from tickets.kinds import TicketInvalid
+from tickets.store import (
     StaleTicket,
     TicketNotFound,
     UnknownCall,
@@ -30,7 +31,6 @@ from ticketdb.tickets import (
     search,
     update_fields,
 )
-from tickets.kinds import TicketInvalid
 from tickets.workflow import TransitionRefused
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)

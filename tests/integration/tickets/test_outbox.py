@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kernel.backoff import RetryPolicy
 from ticketdb.models import Notification
-from ticketdb.outbox import (
+from tickets.outbox import (
     attempts_for,
     backlog,
     claim,

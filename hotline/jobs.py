@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from hotline.scheduler import JobContext, JobSpec, daily, every
-from hotline.site_rules import load_ticket_site
 from kernel.calendar import BusinessCalendar, load_calendars
 from kernel.settings import Settings
 from tickets.config import TicketRules
+from tickets.site import load_ticket_site
 
 if TYPE_CHECKING:
     from agents.shifts import ShiftConfig

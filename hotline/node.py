@@ -22,9 +22,6 @@ from agents.phones import PhoneMonitor
 from agents.queue_config import QueueCatalog
 from agents.shifts import ShiftConfig
 from callbacks.plan import CallbackRules
-from hotline.metrics import family
-from hotline.node_metrics import NodeMetrics
-from hotline.ops_server import OpsServer, start_ops
 from hotline.recordings import RecordingStore
 from hotline.scheduler import LeaderScheduler
 from ivr.ari.client import AriClient, AriConfig
@@ -39,6 +36,9 @@ from ivr.runtime.controller import Controller, call_key
 from ivr.runtime.executor import CommandExecutor
 from kernel.clock import utcnow
 from kernel.settings import Settings
+from monitoring.metrics import family
+from monitoring.node_metrics import NodeMetrics
+from monitoring.ops_server import OpsServer, start_ops
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
 from ticketdb.writer import RecordWriter

@@ -73,7 +73,7 @@ def create_app(
     app.register_blueprint(lead.bp)
     # Tickets and the work around them (issue #5): the rules and calendar files are
     # read once here and shared by the views that need them.
-    from hotline.site_rules import load_ticket_site
+    from tickets.site import load_ticket_site
     from webapp import callbacks, dispatch, notifications, recordings, tickets
 
     site = load_ticket_site(settings)

@@ -20,11 +20,11 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, render_template_string, request
 
 from agents.seat_store import LEAD_ROLES
-from hotline.site_rules import TicketSite
 from kernel.clock import utcnow
 from ticketdb.audit import record_access
 from tickets.dispatch import CSV_HEADER, cutoff_instant, order_row, parse_day, render_csv
 from tickets.dispatch_store import dispatch_list
+from tickets.site import TicketSite
 from tickets.sla_store import breaches
 from webapp.auth import login_required, me
 from webapp.db import db

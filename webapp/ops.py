@@ -16,10 +16,10 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
-from hotline import health
-from hotline.metrics import CONTENT_TYPE, Counter, Family, Histogram, Registry
-from hotline.node_metrics import database_collector, process_collector
 from kernel.settings import Settings
+from monitoring import health
+from monitoring.metrics import CONTENT_TYPE, Counter, Family, Histogram, Registry
+from monitoring.node_metrics import database_collector, process_collector
 from webapp import db
 
 bp = Blueprint("ops", __name__)

@@ -27,12 +27,12 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, current_app, request
 
-from hotline.site_rules import TicketSite
 from kernel.clock import utcnow
 from ticketdb.audit import record_access
 from ticketdb.models import Call, Ticket, TicketEvent
 from ticketdb.recordings import recordings_of_call
 from tickets.kinds import TicketInvalid
+from tickets.site import TicketSite
 from tickets.store import (
     StaleTicket,
     TicketNotFound,

@@ -48,8 +48,8 @@ def generate_and_share(
     from agents.shifts import load_shifts
     from callbacks.sources import generate
     from callbacks.worklist import agents_on_shift, share_out
-    from hotline.site_rules import load_ticket_site
     from kernel.calendar import load_calendars
+    from tickets.site import load_ticket_site
 
     site = load_ticket_site(settings)
     calendar = site.sla_calendar()
@@ -98,8 +98,8 @@ class CallbackCommands:
     def generate(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
         from agents.shifts import ShiftsInvalid
-        from hotline.site_rules import SiteError
         from tickets.config import TicketRulesError
+        from tickets.site import SiteError
 
         try:
             with self._db_session(settings) as s:

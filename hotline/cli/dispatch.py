@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from hotline.cli.base import SessionOpener, SettingsLoader
-from hotline.site_rules import SiteError, TicketSite, load_ticket_site
+from tickets.site import SiteError, TicketSite, load_ticket_site
 
 if TYPE_CHECKING:
     from kernel.settings import Settings

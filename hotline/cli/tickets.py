@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotline.cli.base import SessionOpener, SettingsLoader
-from hotline.site_rules import load_ticket_site
+from tickets.site import load_ticket_site
 
 if TYPE_CHECKING:
     from ticketdb.models import Ticket, TicketEvent

@@ -16,9 +16,9 @@ from typing import Any, NoReturn, TypeVar
 from flask import request
 
 from agents.seat_store import LEAD_ROLES
-from hotline.site_rules import TicketSite
 from ticketdb.audit import record_access
 from ticketdb.models import Agent
+from tickets.site import TicketSite
 from webapp.auth import me
 from webapp.db import db
 from webapp.dispatch import ticket_resources

@@ -21,15 +21,15 @@ from flask import Flask
 
 from agents import queue_store as global_queue
 from agents.seat_store import add_agent, set_state
-from hotline import health
 from hotline.logsetup import make_handler
 from hotline.node import ControllerNode
-from hotline.ops_server import OpsServer
+from monitoring import health
+from monitoring.ops_server import OpsServer
 from simulator.server import AriSimulator
 from tests.integration.conftest import NodeFactory, make_settings, wait_for
 from tests.integration.runtime.test_call_lifecycle import records
 from tests.integration.webapp.conftest import app  # noqa: F401  (a fixture)
-from tests.unit.hotline.test_metrics import parse
+from tests.unit.monitoring.test_metrics import parse
 from ticketdb.engine import make_sessionmaker
 from ticketdb.models import Notification
 

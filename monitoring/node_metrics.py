@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.queue_store import QUEUED
-from hotline.metrics import Collector, Family, Histogram, LabelValues, Registry, family
+from monitoring.metrics import Collector, Family, Histogram, LabelValues, Registry, family
 from ticketdb.models import SEAT_STATES, Call, Notification, QueueEntry, SeatState
 
 if TYPE_CHECKING:

@@ -4,10 +4,10 @@ Served by aiohttp on the node's event loop at ``ops.host:ops.port`` (9090; 0: no
 it answers whether or not the web page runs in the process. The checks and the database
 gauges block (SQL), so they run in a worker thread; the loop keeps serving calls.
 
-* ``GET /healthz`` — readiness (``hotline.health``): 200 ``{"status": "ok", …}`` or 503
+* ``GET /healthz`` — readiness (``monitoring.health``): 200 ``{"status": "ok", …}`` or 503
   ``{"status": "degraded", …}``; ``/healthz?live=1`` — liveness only (always 200 while
   the process can answer).
-* ``GET /metrics`` — Prometheus text format 0.0.4 (``hotline.node_metrics``).
+* ``GET /metrics`` — Prometheus text format 0.0.4 (``monitoring.node_metrics``).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 
-from hotline import health
-from hotline.metrics import CONTENT_TYPE
+from monitoring import health
+from monitoring.metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
-    from hotline.node_metrics import NodeMetrics
+    from monitoring.node_metrics import NodeMetrics
 
 
 class ServedNode(health.CheckedNode, Protocol):

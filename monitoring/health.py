@@ -21,11 +21,23 @@ from typing import TYPE_CHECKING, Any, Protocol
 import sqlalchemy as sa
 
 if TYPE_CHECKING:
-    from hotline.scheduler import LeaderScheduler
+    from datetime import datetime
+
     from ivr.ari.stream import EventStream
     from kernel.settings import Settings
 
 Check = dict[str, Any]
+
+
+class Scheduler(Protocol):
+    """What the check reads of the node's scheduler (``hotline.scheduler.LeaderScheduler``)."""
+
+    @property
+    def alive(self) -> bool: ...
+    @property
+    def running(self) -> bool: ...
+    @property
+    def lease_held_until(self) -> datetime | None: ...
 
 
 class CheckedNode(Protocol):
@@ -37,7 +49,7 @@ class CheckedNode(Protocol):
     @property
     def stream(self) -> EventStream | None: ...
     @property
-    def scheduler(self) -> LeaderScheduler | None: ...
+    def scheduler(self) -> Scheduler | None: ...
     @property
     def engine(self) -> sa.Engine | None: ...
 

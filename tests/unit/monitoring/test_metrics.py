@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from hotline.metrics import (
+from monitoring.metrics import (
     CONTENT_TYPE,
     Counter,
     Family,

@@ -1,5 +1,5 @@
 """The reports page and its CSV files, on a site whose calendar is in Asia/Shanghai, over
-the records of ``tests/unit/ticketdb/test_reports.py`` (its docstring lists them): the
+the records of ``tests/integration/reporting/test_reports.py`` (its docstring lists them): the
 figures for a local day, week and month, the CSV headers and cells (formulas defused,
 numbers masked by role), the audit of every view and export, and who may see them."""
 

@@ -338,13 +338,22 @@ QueueCommand = (
 )
 TimerCommand = StartTimer | CancelTimer
 RecordCommand = RecordStart | RecordAnswer | RecordUpdate | RecordEnd | RequestCallback
-Command = (
-    AriCommand
-    | LegCommand
-    | ListenCommand
-    | RecordingCommand
-    | QueueCommand
-    | TimerCommand
-    | RecordCommand
-    | Finished
+# The requests about the call's own channel, its legs and bridges that can fail as "gone".
+CallRequest = (
+    Answer
+    | Play
+    | Hangup
+    | ContinueInDialplan
+    | SetLanguage
+    | StartMoh
+    | StopMoh
+    | Originate
+    | Bridge
+    | CreateBridge
+    | Unbridge
 )
+# What the command executor carries out; timers and Finished are the session's own.
+ExecutedCommand = (
+    AriCommand | LegCommand | ListenCommand | RecordingCommand | QueueCommand | RecordCommand
+)
+Command = ExecutedCommand | TimerCommand | Finished

@@ -18,7 +18,7 @@ import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, assert_never, cast
 
 from ivr.ari import errors as ari_errors
 from ivr.call import commands as cmd
@@ -86,110 +86,142 @@ class CommandExecutor:
         self.ari_requests = 0
         self.ari_failures = 0
 
-    async def execute(self, channel_id: str, command: cmd.Command) -> inp.Input | None:
-        """Carry out one command; returns the input it produces, if any."""
-        if isinstance(
-            command,
-            cmd.RecordStart
-            | cmd.RecordAnswer
-            | cmd.RecordUpdate
-            | cmd.RecordEnd
-            | cmd.RequestCallback,
-        ):
-            self._write(channel_id, command)
-            return None
-        if isinstance(
-            command,
-            cmd.Enqueue
-            | cmd.QueueMark
-            | cmd.QueueLeave
-            | cmd.BookCallback
-            | cmd.SeatAnswered
-            | cmd.SeatNoAnswer
-            | cmd.SeatCallEnded
-            | cmd.ClaimAgent
-            | cmd.ControlDone
-            | cmd.CallbackResult,
-        ):
-            if self.queues is None:
-                return inp.CommandFailed(
-                    self.clock(), type(command).__name__, "no queue engine", gone=False
-                )
-            return await self.queues.execute(channel_id, command)
-        if isinstance(command, cmd.StartRecording):
-            return await self._start_recording(channel_id, command)
-        if isinstance(command, cmd.DialListener | cmd.Snoop | cmd.BridgeListener):
-            return await self._listen(channel_id, command)
-        if isinstance(command, cmd.SaveRecording):
-            if self.recordings is not None:
-                self.recordings.save(channel_id, command)
-            return None
-        if isinstance(command, cmd.HangupLeg | cmd.DestroyBridge):
-            try:
-                if isinstance(command, cmd.HangupLeg):
-                    await self._ari(self.client.channels.hangup, command.leg_id)
-                else:
-                    await self._ari(self.client.bridges.destroy, command.bridge_id)
-            except GONE:
-                pass  # gone already: that is what we wanted
-            except ari_errors.AriError as exc:
-                log.warning("call %s: %s failed: %s", channel_id, type(command).__name__, exc)
-            return None
-        if isinstance(command, cmd.StopPlayback):
-            try:
-                await self._ari(self.client.playbacks.stop, command.playback_id)
-            except ari_errors.AriNotFound:
-                pass  # it finished by itself meanwhile: the race ari-notes.md warns about
-            except ari_errors.AriError as exc:
-                log.warning(
-                    "call %s: stopping playback %s failed: %s", channel_id, command.playback_id, exc
-                )
-            return None
-        try:
-            if isinstance(command, cmd.Answer):
-                await self._ari(self.client.channels.answer, channel_id)
-                return inp.Answered(self.clock())
-            if isinstance(command, cmd.Play):
-                await self._ari(
-                    self.client.channels.play,
-                    channel_id,
-                    list(command.media),
-                    playback_id=command.playback_id,
-                    lang=command.language,
-                )
-            elif isinstance(command, cmd.Hangup):
-                await self._ari(self.client.channels.hangup, channel_id, reason=command.reason)
-            elif isinstance(command, cmd.ContinueInDialplan):
-                await self._ari(
-                    self.client.channels.continue_in_dialplan,
-                    channel_id,
-                    command.context,
-                    command.extension,
-                    command.priority,
-                )
-            elif isinstance(command, cmd.StartMoh):
-                await self._ari(self.client.channels.start_moh, channel_id, command.moh_class)
-            elif isinstance(command, cmd.StopMoh):
-                await self._ari(self.client.channels.stop_moh, channel_id)
-            elif isinstance(command, cmd.Originate):
-                await self._originate(channel_id, command)
-            elif isinstance(command, cmd.Bridge):
-                await self._bridge(command)
-            elif isinstance(command, cmd.CreateBridge):
-                with contextlib.suppress(ari_errors.AriConflict):
-                    await self._ari(
-                        self.client.bridges.create, "mixing", bridge_id=command.bridge_id
+    async def execute(self, channel_id: str, command: cmd.ExecutedCommand) -> inp.Input | None:
+        """Carry out one command; returns the input it produces, if any. Every command the
+        session hands over is routed here: a new one that is not fails the type check."""
+        match command:
+            case (
+                cmd.RecordStart()
+                | cmd.RecordAnswer()
+                | cmd.RecordUpdate()
+                | cmd.RecordEnd()
+                | cmd.RequestCallback()
+            ):
+                self._write(channel_id, command)
+                return None
+            case (
+                cmd.Enqueue()
+                | cmd.QueueMark()
+                | cmd.QueueLeave()
+                | cmd.BookCallback()
+                | cmd.SeatAnswered()
+                | cmd.SeatNoAnswer()
+                | cmd.SeatCallEnded()
+                | cmd.ClaimAgent()
+                | cmd.ControlDone()
+                | cmd.CallbackResult()
+            ):
+                if self.queues is None:
+                    return inp.CommandFailed(
+                        self.clock(), type(command).__name__, "no queue engine", gone=False
                     )
-            elif isinstance(command, cmd.Unbridge):
-                await self._ari(
-                    self.client.bridges.remove_channel,
-                    command.bridge_id,
-                    list(command.channel_ids),
-                )
-            elif isinstance(command, cmd.SetLanguage):
-                await self._ari(
-                    self.client.channels.set_var, channel_id, "CHANNEL(language)", command.language
-                )
+                return await self.queues.execute(channel_id, command)
+            case cmd.StartRecording():
+                return await self._start_recording(channel_id, command)
+            case cmd.SaveRecording():
+                if self.recordings is not None:
+                    self.recordings.save(channel_id, command)
+                return None
+            case cmd.DialListener() | cmd.Snoop() | cmd.BridgeListener():
+                return await self._listen(channel_id, command)
+            case cmd.HangupLeg() | cmd.DestroyBridge():
+                await self._tear_down(channel_id, command)
+                return None
+            case cmd.StopPlayback():
+                await self._stop_playback(channel_id, command)
+                return None
+            case (
+                cmd.Answer()
+                | cmd.Play()
+                | cmd.Hangup()
+                | cmd.ContinueInDialplan()
+                | cmd.SetLanguage()
+                | cmd.StartMoh()
+                | cmd.StopMoh()
+                | cmd.Originate()
+                | cmd.Bridge()
+                | cmd.CreateBridge()
+                | cmd.Unbridge()
+            ):
+                return await self._call_request(channel_id, command)
+            case _:
+                assert_never(command)
+
+    async def _tear_down(self, channel_id: str, command: cmd.HangupLeg | cmd.DestroyBridge) -> None:
+        try:
+            if isinstance(command, cmd.HangupLeg):
+                await self._ari(self.client.channels.hangup, command.leg_id)
+            else:
+                await self._ari(self.client.bridges.destroy, command.bridge_id)
+        except GONE:
+            pass  # gone already: that is what we wanted
+        except ari_errors.AriError as exc:
+            log.warning("call %s: %s failed: %s", channel_id, type(command).__name__, exc)
+
+    async def _stop_playback(self, channel_id: str, command: cmd.StopPlayback) -> None:
+        try:
+            await self._ari(self.client.playbacks.stop, command.playback_id)
+        except ari_errors.AriNotFound:
+            pass  # it finished by itself meanwhile: the race ari-notes.md warns about
+        except ari_errors.AriError as exc:
+            log.warning(
+                "call %s: stopping playback %s failed: %s", channel_id, command.playback_id, exc
+            )
+
+    async def _call_request(self, channel_id: str, command: cmd.CallRequest) -> inp.Input | None:
+        """A request about the call's channel or its legs and bridges: a channel gone
+        (404/409) is reported as such, any other refusal as the command's failure."""
+        try:
+            match command:
+                case cmd.Answer():
+                    await self._ari(self.client.channels.answer, channel_id)
+                    return inp.Answered(self.clock())
+                case cmd.Play():
+                    await self._ari(
+                        self.client.channels.play,
+                        channel_id,
+                        list(command.media),
+                        playback_id=command.playback_id,
+                        lang=command.language,
+                    )
+                case cmd.Hangup():
+                    await self._ari(self.client.channels.hangup, channel_id, reason=command.reason)
+                case cmd.ContinueInDialplan():
+                    await self._ari(
+                        self.client.channels.continue_in_dialplan,
+                        channel_id,
+                        command.context,
+                        command.extension,
+                        command.priority,
+                    )
+                case cmd.SetLanguage():
+                    await self._ari(
+                        self.client.channels.set_var,
+                        channel_id,
+                        "CHANNEL(language)",
+                        command.language,
+                    )
+                case cmd.StartMoh():
+                    await self._ari(self.client.channels.start_moh, channel_id, command.moh_class)
+                case cmd.StopMoh():
+                    await self._ari(self.client.channels.stop_moh, channel_id)
+                case cmd.Originate():
+                    await self._originate(channel_id, command)
+                case cmd.Bridge():
+                    await self._bridge(command)
+                case cmd.CreateBridge():
+                    with contextlib.suppress(ari_errors.AriConflict):
+                        await self._ari(
+                            self.client.bridges.create, "mixing", bridge_id=command.bridge_id
+                        )
+                case cmd.Unbridge():
+                    await self._ari(
+                        self.client.bridges.remove_channel,
+                        command.bridge_id,
+                        list(command.channel_ids),
+                    )
+                case _:
+                    assert_never(command)
             return None
         except GONE as exc:
             return inp.CommandFailed(self.clock(), type(command).__name__, str(exc), gone=True)

@@ -70,19 +70,21 @@ class CallSession:
                     pending.append(follow_up)
 
     async def _carry_out(self, command: cmd.Command) -> inp.Input | None:
-        if isinstance(command, cmd.StartTimer):
-            self._cancel(command.name)
-            self._timers[command.name] = self._schedule(
-                self.channel_id, command.seconds, command.name, command.token
-            )
-            return None
-        if isinstance(command, cmd.CancelTimer):
-            self._cancel(command.name)
-            return None
-        if isinstance(command, cmd.Finished):
-            self.close()
-            return None
-        return await self.executor.execute(self.channel_id, command)
+        match command:
+            case cmd.StartTimer():
+                self._cancel(command.name)
+                self._timers[command.name] = self._schedule(
+                    self.channel_id, command.seconds, command.name, command.token
+                )
+                return None
+            case cmd.CancelTimer():
+                self._cancel(command.name)
+                return None
+            case cmd.Finished():
+                self.close()
+                return None
+            case _:
+                return await self.executor.execute(self.channel_id, command)
 
     def _cancel(self, name: str) -> None:
         handle = self._timers.pop(name, None)

@@ -55,7 +55,7 @@ def business_calendar(settings: Settings, name: str) -> BusinessCalendar:
 
 def shift_config(settings: Settings) -> ShiftConfig | None:
     """The shift rules (with the calendar's holidays), or None without a shifts file."""
-    from agents.shifts import load_shifts
+    from agents.shift_file import load_shifts
 
     path, calendar = settings.paths.shifts_file, settings.paths.calendar_file
     if not path.exists():

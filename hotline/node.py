@@ -338,7 +338,7 @@ def prepare_ivr(settings: Settings) -> IvrParts:
     ``PromptBuildError``
     with messages that name the file and line; the CLI turns them into exit status 2.
     """
-    from agents.shifts import load_shifts
+    from agents.shift_file import load_shifts
     from ivr.menus.live import make_registry, queue_catalog
     from ivr.prompts.build import system_prompts
     from ivr.prompts.library import PromptLibrary

@@ -27,7 +27,7 @@ def create_app(
     migrate the database: the controller and the CLI do.
     """
     from agents.queue_config import load_queues
-    from agents.shifts import load_shifts
+    from agents.shift_file import load_shifts
     from kernel.calendar import load_calendars
     from webapp import api, auth, db, errors, lead, live, pages
 

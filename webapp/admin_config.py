@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
 from agents.queue_config import QueueCatalog, QueueConfigError, load_queues
+from agents.shift_file import ShiftsInvalid, load_shifts
 from agents.shifts import (
     Period,
     Shift,
     ShiftChange,
     ShiftConfig,
-    ShiftsInvalid,
     handover_due,
-    load_shifts,
     periods_at,
     shifts_on,
 )

@@ -50,7 +50,7 @@ def _unknown_skills(skills: Iterable[str], known: frozenset[str] | None) -> str:
 def shift_config(settings: Settings) -> ShiftConfig | None:
     """The shift rules of ``paths.shifts_file`` (with the calendar's holidays), or None when
     there is no such file. Raises ShiftsInvalid or CalendarError for a broken file."""
-    from agents.shifts import load_shifts
+    from agents.shift_file import load_shifts
     from kernel.calendar import load_calendars
 
     path = settings.paths.shifts_file
@@ -202,7 +202,7 @@ class AgentsCommands:
         from agents.seat_changes import RuleRefused, change_state
         from agents.seat_store import StaleState, UnknownAgent
         from agents.seats import IllegalTransition
-        from agents.shifts import ShiftsInvalid
+        from agents.shift_file import ShiftsInvalid
         from kernel.calendar import CalendarError
 
         try:

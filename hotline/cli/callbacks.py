@@ -45,7 +45,7 @@ def generate_and_share(
     """Add the items due by ``now`` and share every unassigned open item among the
     agents on shift now; commits. Raises SiteError, CalendarError, TicketRulesError or
     ShiftsInvalid for a broken configuration file."""
-    from agents.shifts import load_shifts
+    from agents.shift_file import load_shifts
     from callbacks.sources import generate
     from callbacks.worklist import agents_on_shift, share_out
     from kernel.calendar import load_calendars
@@ -97,7 +97,7 @@ class CallbackCommands:
 
     def generate(self, args: argparse.Namespace) -> int:
         settings = self._settings(args)
-        from agents.shifts import ShiftsInvalid
+        from agents.shift_file import ShiftsInvalid
         from tickets.config import TicketRulesError
         from tickets.site import SiteError
 

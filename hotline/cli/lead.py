@@ -34,7 +34,7 @@ def _stamp(at: datetime) -> str:
 
 def _shift_config(settings: Settings) -> ShiftConfig | None:
     """The shifts file with the configured calendar, or None when there is no shifts file."""
-    from agents.shifts import load_shifts
+    from agents.shift_file import load_shifts
     from kernel.calendar import load_calendars
 
     path = settings.paths.shifts_file
@@ -104,7 +104,7 @@ class LeadCommands:
         settings = self._settings(args)
         from agents.lead_store import add_handover_note
         from agents.seat_store import agent_by_staff_number
-        from agents.shifts import ShiftsInvalid
+        from agents.shift_file import ShiftsInvalid
 
         try:
             config = _shift_config(settings)

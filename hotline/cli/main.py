@@ -403,7 +403,8 @@ def cmd_customers_show(args: argparse.Namespace) -> int:
 def _load_shift_config(args: argparse.Namespace) -> tuple[Path, ShiftConfig]:
     """The shifts file (argument or config/shifts.yaml) with the configured calendar."""
     settings = _settings(args)
-    from agents.shifts import DEFAULT_FILE, load_shifts
+    from agents.shift_file import load_shifts
+    from agents.shifts import DEFAULT_FILE
     from kernel.calendar import load_calendars
 
     path = Path(args.file) if args.file else DEFAULT_FILE
@@ -412,7 +413,7 @@ def _load_shift_config(args: argparse.Namespace) -> tuple[Path, ShiftConfig]:
 
 
 def cmd_shifts_check(args: argparse.Namespace) -> int:
-    from agents.shifts import ShiftsInvalid
+    from agents.shift_file import ShiftsInvalid
 
     try:
         path, config = _load_shift_config(args)
@@ -428,7 +429,8 @@ def cmd_shifts_check(args: argparse.Namespace) -> int:
 def cmd_shifts_show(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from agents.shifts import ShiftsInvalid, render_day
+    from agents.shift_file import ShiftsInvalid
+    from agents.shifts import render_day
 
     try:
         day = dt.date.fromisoformat(args.date) if args.date else None
@@ -670,7 +672,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from agents.queue_config import QueueConfigError
-    from agents.shifts import ShiftsInvalid
+    from agents.shift_file import ShiftsInvalid
     from ivr.menus.model import MenuInvalid
     from kernel.calendar import CalendarError
 

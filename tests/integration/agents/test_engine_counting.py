@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from agents.engine import STAFFED_CACHE_SECONDS, QueueManager
 from agents.queue_config import load_queues
 from agents.seat_store import add_agent, set_state
-from agents.shifts import load_shifts
+from agents.shift_file import load_shifts
 from kernel.settings import AcdSettings
 from tests.integration.agents.test_lead_watch import TWO_SHIFTS
 from ticketdb.engine import make_engine, make_sessionmaker

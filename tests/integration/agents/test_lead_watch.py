@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from agents.lead_store import open_alerts, raise_alert
 from agents.lead_watch import LeadWatch
 from agents.seat_store import add_agent, set_state
-from agents.shifts import ShiftConfig, load_shifts
+from agents.shift_file import load_shifts
+from agents.shifts import ShiftConfig
 from ticketdb.engine import make_engine, make_sessionmaker
 from ticketdb.migrate import upgrade
 from ticketdb.models import HandoverNote, LeadAlert

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agents import lead_store, seat_store
-from agents.shifts import load_shifts
+from agents.shift_file import load_shifts
 from kernel.clock import utcnow
 from simulator.server import AriSimulator
 from tests.integration.conftest import wait_for

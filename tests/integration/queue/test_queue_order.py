@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.shifts import load_shifts
+from agents.shift_file import load_shifts
 from simulator.callers import ScriptedCall
 from simulator.server import AriSimulator
 from tests.integration.conftest import wait_for

@@ -18,7 +18,7 @@ from agents import away_requests
 from agents.lead_store import open_alerts
 from agents.queue_config import QueueCatalog, QueueConfig
 from agents.seat_store import add_agent, set_state
-from agents.shifts import load_shifts
+from agents.shift_file import load_shifts
 from reporting.wallboard import (
     calls_by_kind,
     calls_per_hour,

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from agents.shift_file import ShiftsInvalid, load_shifts
 from agents.shifts import (
     ACTING_LEAD,
     ALREADY,
@@ -27,12 +28,10 @@ from agents.shifts import (
     Rules,
     ShiftChange,
     ShiftConfig,
-    ShiftsInvalid,
     Staffing,
     alerts,
     handover_due,
     hours_at,
-    load_shifts,
     may_go_away,
     may_log_off,
     may_take_leave,

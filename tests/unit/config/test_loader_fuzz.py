@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agents.queue_config import QueueConfigError, load_queues
-from agents.shifts import ShiftsInvalid, load_shifts
+from agents.shift_file import ShiftsInvalid, load_shifts
 from ivr.menus.loader import load_menu
 from ivr.menus.model import MenuInvalid
 from kernel.calendar import CalendarError, load_calendars

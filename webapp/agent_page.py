@@ -18,7 +18,6 @@ any client. Every view of a customer (the pop, the worklist) or of tickets is au
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response
@@ -29,7 +28,6 @@ from agents.seats import AWAY_REASONS
 from callbacks import worklist
 from kernel.clock import utcnow
 from kernel.settings import Settings
-from ticketdb.audit import record_access
 from ticketdb.models import CallbackRequest, SeatState, Ticket
 from ticketdb.screen_pop import (
     CallerHistory,
@@ -44,6 +42,7 @@ from webapp.auth import json_body, login_required, me
 from webapp.callbacks import callback_resources
 from webapp.db import db
 from webapp.errors import ApiError
+from webapp.helpers import audit, when
 from webapp.live import event_stream
 from webapp.masking import shown_number
 from webapp.pages import page_required, render_page
@@ -67,23 +66,6 @@ STREAM_SECONDS = 300.0
 def register(app: Flask, settings: Settings) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(api)
-
-
-def _when(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
-
-
-def _audit(action: str, object_type: str, object_id: str | int, detail: str | None) -> None:
-    agent = me()
-    record_access(
-        db(),
-        actor=agent.staff_number,
-        role=agent.role,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        detail=detail,
-    )
 
 
 # --- the page ---------------------------------------------------------------------------
@@ -116,9 +98,9 @@ def _seat_event(seat: SeatState | None, phone: dict[str, str | None]) -> dict[st
         return {"state": "offline", "since": None, "reason": None, "wrap_up_until": None, **phone}
     return {
         "state": seat.state,
-        "since": _when(seat.since),
+        "since": when(seat.since),
         "reason": seat.reason,
-        "wrap_up_until": _when(seat.wrap_up_until),
+        "wrap_up_until": when(seat.wrap_up_until),
         **phone,
     }
 
@@ -138,8 +120,8 @@ def pop_json(pop: ScreenPop, history: CallerHistory) -> dict[str, Any]:
         "menu": {"nodes": menu_nodes(pop.menu_path), "keys": menu_keys(pop.menu_path)},
         "kind": asdict(pop.kind),
         "history": {
-            "calls": [{**asdict(c), "started_at": _when(c.started_at)} for c in history.calls],
-            "tickets": [{**asdict(t), "created_at": _when(t.created_at)} for t in history.tickets],
+            "calls": [{**asdict(c), "started_at": when(c.started_at)} for c in history.calls],
+            "tickets": [{**asdict(t), "created_at": when(t.created_at)} for t in history.tickets],
         },
     }
 
@@ -161,8 +143,8 @@ def _mine_fingerprint(agent_id: int, staff_number: str) -> dict[str, Any]:
         ).where(CallbackRequest.assigned_to == agent_id, CallbackRequest.status == worklist.OPEN)
     ).one()
     return {
-        "tickets": [tickets[0], _when(tickets[1])],
-        "callbacks": [callbacks[0], callbacks[1], _when(callbacks[2]), callbacks[3]],
+        "tickets": [tickets[0], when(tickets[1])],
+        "callbacks": [callbacks[0], callbacks[1], when(callbacks[2]), callbacks[3]],
     }
 
 
@@ -199,7 +181,7 @@ def live() -> Response:
                 audited.add(pop.key)
                 calls = ",".join(str(c.id) for c in history.calls) or "none"
                 tickets = ",".join(str(t.id) for t in history.tickets) or "none"
-                _audit(
+                audit(
                     "view",
                     "customer",
                     # The auditor's log, not the agent's page: the full number.
@@ -228,8 +210,8 @@ def _ticket_row(t: Ticket) -> dict[str, Any]:
         "contact_phone": shown_number(t.contact_phone),
         "summary": t.summary,
         "call_id": t.call_id,
-        "created_at": _when(t.created_at),
-        "updated_at": _when(t.updated_at),
+        "created_at": when(t.created_at),
+        "updated_at": when(t.updated_at),
     }
 
 
@@ -247,7 +229,7 @@ def my_tickets() -> dict[str, Any]:
         )
     )
     ids = ",".join(str(t.id) for t in found) or "none"
-    _audit("search", "ticket", "*", f"my tickets; found: {ids}")
+    audit("search", "ticket", "*", f"my tickets; found: {ids}")
     return {"tickets": [_ticket_row(t) for t in found]}
 
 
@@ -260,7 +242,7 @@ def my_callbacks() -> dict[str, Any]:
     items = worklist.worklist(db(), me().id, now, res.rules)
     if items:
         ids = ",".join(str(i.id) for i in items)
-        _audit("view", "customer", "*", f"callback worklist: items {ids}")
+        audit("view", "customer", "*", f"callback worklist: items {ids}")
     return {
         "now": now.isoformat(),
         "quiet_now": res.rules.is_quiet(now),
@@ -275,12 +257,12 @@ def my_callbacks() -> dict[str, Any]:
                 "name": i.name,
                 "ticket_id": i.ticket_id,
                 "queue": i.queue,
-                "requested_at": _when(i.requested_at),
-                "due_at": _when(i.due_at),
+                "requested_at": when(i.requested_at),
+                "due_at": when(i.due_at),
                 "overdue": i.overdue,
                 "attempts": i.attempts,
-                "last_attempt_at": _when(i.last_attempt_at),
-                "next_dial_at": _when(i.next_dial_at),
+                "last_attempt_at": when(i.last_attempt_at),
+                "next_dial_at": when(i.next_dial_at),
                 "dial": i.dial,
                 "auto": i.auto,
             }
@@ -301,7 +283,7 @@ def handover() -> dict[str, Any]:
         "notes": [
             {
                 "id": n.id,
-                "at": _when(n.at),
+                "at": when(n.at),
                 "author": n.author,
                 "shift_ending": n.shift_ending,
                 "shift_starting": n.shift_starting,
@@ -337,4 +319,4 @@ def add_handover() -> tuple[dict[str, Any], int]:
     note = add_handover_note(
         db(), team=agent.team, author=agent.staff_number, text=text, now=utcnow()
     )
-    return {"id": note.id, "at": _when(note.at)}, 201
+    return {"id": note.id, "at": when(note.at)}, 201

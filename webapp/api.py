@@ -39,6 +39,7 @@ from ticketdb.models import Agent, CallControl, SeatState
 from webapp.auth import is_lead, json_body, login_required, me
 from webapp.db import db, shift_config
 from webapp.errors import ApiError
+from webapp.helpers import when
 from webapp.phones import PhoneViews, phone_fields, phone_views
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -114,10 +115,6 @@ def _refusals() -> Iterator[None]:
 # --- output -------------------------------------------------------------------------
 
 
-def _when(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
-
-
 def _seat_json(
     agent: Agent, seat: SeatState, skills: dict[str, int], phones: PhoneViews
 ) -> dict[str, Any]:
@@ -128,9 +125,9 @@ def _seat_json(
         "team": agent.team,
         "active": agent.active,
         "state": seat.state,
-        "since": _when(seat.since),
+        "since": when(seat.since),
         "reason": seat.reason,
-        "wrap_up_until": _when(seat.wrap_up_until),
+        "wrap_up_until": when(seat.wrap_up_until),
         "skills": skills,
         "acting_lead": agent.acting_lead,
         # The agent's phone as the controllers' Asterisks see it (ready, offline, busy).
@@ -274,7 +271,7 @@ def seat_history(staff_number: str) -> dict[str, Any]:
         "truncated": len(changes) > len(newest),
         "changes": [
             {
-                "at": _when(c.at),
+                "at": when(c.at),
                 "from_state": c.from_state,
                 "to_state": c.to_state,
                 "reason": c.reason,

@@ -33,6 +33,7 @@ from ticketdb.audit import record_access
 from webapp.auth import is_lead, json_body, login_required, me
 from webapp.db import db
 from webapp.errors import ApiError
+from webapp.helpers import when
 
 bp = Blueprint("callbacks", __name__, url_prefix="/api/callbacks")
 
@@ -59,10 +60,6 @@ def init_app(app: Flask, settings: Settings, tz: tzinfo) -> CallbackResources:
 def callback_resources() -> CallbackResources:
     found: CallbackResources = current_app.extensions[KEY]
     return found
-
-
-def _when(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
 
 
 def _item(item: worklist.WorkItem) -> dict[str, Any]:
@@ -149,7 +146,7 @@ def outcome(item_id: int) -> dict[str, Any]:
         "id": item_id,
         "status": result.status,
         "attempts": result.attempts,
-        "not_before": _when(result.not_before),
+        "not_before": when(result.not_before),
     }
 
 
@@ -214,6 +211,6 @@ def coverage() -> dict[str, Any]:
 
 def _item_row(row: callback_reports.UnreachableRow) -> dict[str, Any]:
     out = asdict(row)
-    out["last_attempt_at"] = _when(row.last_attempt_at)
-    out["closed_at"] = _when(row.closed_at)
+    out["last_attempt_at"] = when(row.last_attempt_at)
+    out["closed_at"] = when(row.closed_at)
     return out

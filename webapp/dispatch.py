@@ -21,7 +21,6 @@ from flask import Blueprint, Flask, Response, current_app, render_template_strin
 
 from agents.seat_store import LEAD_ROLES
 from kernel.clock import utcnow
-from ticketdb.audit import record_access
 from tickets.dispatch import CSV_HEADER, cutoff_instant, order_row, parse_day, render_csv
 from tickets.dispatch_store import dispatch_list
 from tickets.site import TicketSite
@@ -29,6 +28,7 @@ from tickets.sla_store import breaches
 from webapp.auth import login_required, me
 from webapp.db import db
 from webapp.errors import ApiError
+from webapp.helpers import audit
 
 bp = Blueprint("dispatch", __name__)
 
@@ -63,16 +63,7 @@ def _day(value: str) -> date:
 
 
 def _audit(action: str, day: date, detail: str) -> None:
-    agent = me()
-    record_access(
-        db(),
-        actor=agent.staff_number,
-        role=agent.role,
-        action=action,
-        object_type="report",
-        object_id=f"dispatch:{day}",
-        detail=detail,
-    )
+    audit(action, "report", f"dispatch:{day}", detail)
 
 
 _PAGE = """\

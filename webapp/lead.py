@@ -16,15 +16,12 @@ from ticketdb.models import HandoverNote, LeadAlert
 from webapp.auth import json_body, login_required, me
 from webapp.db import db, queue_catalog
 from webapp.errors import ApiError
+from webapp.helpers import when
 
 bp = Blueprint("lead", __name__, url_prefix="/api")
 
 MAX_WINDOW_MINUTES = 24 * 60
 MAX_NOTE = 4000
-
-
-def _when(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
 
 
 @bp.get("/queues")
@@ -52,8 +49,8 @@ def _alert(a: LeadAlert) -> dict[str, Any]:
         "severity": a.severity,
         "agent_id": a.agent_id,
         "message": a.message,
-        "raised_at": _when(a.raised_at),
-        "cleared_at": _when(a.cleared_at),
+        "raised_at": when(a.raised_at),
+        "cleared_at": when(a.cleared_at),
     }
 
 
@@ -77,7 +74,7 @@ def _note(n: HandoverNote) -> dict[str, Any]:
     return {
         "id": n.id,
         "team": n.team,
-        "at": _when(n.at),
+        "at": when(n.at),
         "author": n.author,
         "shift_ending": n.shift_ending,
         "shift_starting": n.shift_starting,

@@ -3,7 +3,6 @@ staff number), urgent first, and marking one read."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, request
@@ -14,6 +13,7 @@ from tickets import outbox
 from webapp.auth import login_required, me
 from webapp.db import db
 from webapp.errors import ApiError
+from webapp.helpers import when
 
 bp = Blueprint("notifications", __name__, url_prefix="/api")
 
@@ -23,10 +23,6 @@ MAX_LIMIT = 500
 def recipients_of(agent: Agent) -> tuple[str, str]:
     """In-app notices name a role (everyone with it sees them) or one staff number."""
     return (agent.role, agent.staff_number)
-
-
-def _when(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
 
 
 def _notice(n: Notification) -> dict[str, Any]:
@@ -42,8 +38,8 @@ def _notice(n: Notification) -> dict[str, Any]:
         # The page shows these in red.
         "urgent": n.severity == "urgent",
         "read": read,
-        "created_at": _when(n.created_at),
-        "read_at": _when(n.sent_at) if read else None,
+        "created_at": when(n.created_at),
+        "read_at": when(n.sent_at) if read else None,
     }
 
 

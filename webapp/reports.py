@@ -28,10 +28,9 @@ from kernel.settings import Settings
 from reporting import periods
 from reporting import reports as q
 from reporting.periods import ReportWindow
-from ticketdb.audit import record_access
 from webapp import callbacks
-from webapp.auth import me
 from webapp.db import db, queue_catalog
+from webapp.helpers import audit
 from webapp.i18n import catalog, translate
 from webapp.masking import shown_number
 from webapp.pages import html_error, page_required, render_page
@@ -213,16 +212,8 @@ def _bad_period(exc: BadPeriod) -> tuple[str, int]:
 
 
 def _audit(action: str, object_id: str, w: ReportWindow, extra: str = "") -> None:
-    agent = me()
-    record_access(
-        db(),
-        actor=agent.staff_number,
-        role=agent.role,
-        action=action,
-        object_type="report",
-        object_id=object_id,
-        detail=f"{w.period} {w.first_day.isoformat()}..{w.last_day.isoformat()}{extra}",
-    )
+    detail = f"{w.period} {w.first_day.isoformat()}..{w.last_day.isoformat()}{extra}"
+    audit(action, "report", object_id, detail)
 
 
 # --- formatting for the page ----------------------------------------------------------

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, current_app, request
 
 from kernel.clock import utcnow
-from ticketdb.audit import record_access
 from ticketdb.models import Call, Ticket, TicketEvent
 from ticketdb.recordings import recordings_of_call
 from tickets.kinds import TicketInvalid
@@ -50,6 +49,7 @@ from tickets.workflow import TransitionRefused, allowed_next
 from webapp.auth import is_lead, json_body, login_required, me
 from webapp.db import db
 from webapp.errors import ApiError
+from webapp.helpers import audit, when
 
 bp = Blueprint("tickets", __name__, url_prefix="/api")
 
@@ -77,19 +77,6 @@ def _channels() -> Collection[str]:
 # --- access -------------------------------------------------------------------------
 
 
-def _audit(action: str, object_type: str, object_id: str | int, detail: str | None) -> None:
-    agent = me()
-    record_access(
-        db(),
-        actor=agent.staff_number,
-        role=agent.role,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        detail=detail,
-    )
-
-
 def _may_see(ticket: Ticket) -> bool:
     agent = me()
     return is_lead(agent) or agent.staff_number in (ticket.created_by, ticket.assignee)
@@ -102,7 +89,7 @@ def _ticket(ticket_id: int, doing: str) -> Ticket:
     except TicketNotFound as exc:
         raise ApiError(404, str(exc)) from None
     if not _may_see(ticket):
-        _audit("refused", "ticket", ticket_id, f"{doing}: neither created by nor assigned to them")
+        audit("refused", "ticket", ticket_id, f"{doing}: neither created by nor assigned to them")
         raise ApiError(403, "an agent may only see tickets they created or are assigned")
     return ticket
 
@@ -170,10 +157,6 @@ def _version(body: Mapping[str, Any], required: bool) -> int | None:
 # --- output -------------------------------------------------------------------------
 
 
-def _when(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
-
-
 def ticket_json(ticket: Ticket) -> dict[str, Any]:
     return {
         "id": ticket.id,
@@ -194,12 +177,12 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
         "created_by": ticket.created_by,
         "assignee": ticket.assignee,
         "department": ticket.department,
-        "created_at": _when(ticket.created_at),
-        "updated_at": _when(ticket.updated_at),
-        "first_response_at": _when(ticket.first_response_at),
-        "resolved_at": _when(ticket.resolved_at),
-        "callback_done_at": _when(ticket.callback_done_at),
-        "closed_at": _when(ticket.closed_at),
+        "created_at": when(ticket.created_at),
+        "updated_at": when(ticket.updated_at),
+        "first_response_at": when(ticket.first_response_at),
+        "resolved_at": when(ticket.resolved_at),
+        "callback_done_at": when(ticket.callback_done_at),
+        "closed_at": when(ticket.closed_at),
         "dispatch_day": ticket.dispatch_day,
         "dispatch_channel": ticket.dispatch_channel,
         "version": ticket.version,
@@ -208,7 +191,7 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
 
 def event_json(event: TicketEvent) -> dict[str, Any]:
     return {
-        "at": _when(event.at),
+        "at": when(event.at),
         "actor": event.actor,
         "action": event.action,
         "changes": event.changes,
@@ -241,7 +224,7 @@ def create_for_call(call_id: int) -> tuple[dict[str, Any], int]:
         raise ApiError(404, f"no call {call_id}")
     # The call's record holds the caller's number and customer: an agent only theirs.
     if not is_lead(me()) and call.agent != me().staff_number:
-        _audit("refused", "call", call_id, "ticket from a call another agent took")
+        audit("refused", "call", call_id, "ticket from a call another agent took")
         raise ApiError(403, "an agent may only make tickets from calls they took")
     kind = args.pop("kind")
     return _created(
@@ -256,7 +239,7 @@ def create_for_call(call_id: int) -> tuple[dict[str, Any], int]:
 def show(ticket_id: int) -> dict[str, Any]:
     ticket = _ticket(ticket_id, "view")
     events = history(db(), ticket_id)
-    _audit("view", "ticket", ticket_id, None)
+    audit("view", "ticket", ticket_id, None)
     # The call's recordings, as links: hearing one is checked (and audited) by
     # /api/recordings/<id>/audio, for the roles allowed to.
     calls = [] if ticket.call_id is None else recordings_of_call(db(), ticket.call_id)
@@ -355,5 +338,5 @@ def find() -> dict[str, Any]:
         raise ApiError(400, str(exc), errors=exc.errors) from None
     query = urlencode([(k, v) for k, v in request.args.items() if v])
     ids = ",".join(str(t.id) for t in found)
-    _audit("search", "ticket", "*", f"{query or '(no filter)'}; found: {ids or 'none'}")
+    audit("search", "ticket", "*", f"{query or '(no filter)'}; found: {ids or 'none'}")
     return {"tickets": [ticket_json(t) for t in found]}

@@ -46,6 +46,7 @@ from webapp.auth import login_required, me
 from webapp.db import db, queue_catalog, shift_config
 from webapp.dispatch import ticket_resources
 from webapp.errors import ApiError
+from webapp.helpers import when
 from webapp.i18n import current_language, translate
 from webapp.live import event_stream, watcher
 from webapp.pages import page_required, render_page
@@ -65,10 +66,6 @@ STREAM_SECONDS = 600.0
 
 def register(app: Flask, settings: Settings) -> None:
     app.register_blueprint(bp)
-
-
-def _when(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
 
 
 # --- the document -------------------------------------------------------------------
@@ -152,7 +149,7 @@ def _alerts(view: wallboard_stats.StaffingView, by_id: dict[int, Agent]) -> list
                 "kind": row.kind,
                 "severity": row.severity,
                 "message": row.message,
-                "since": _when(row.raised_at),
+                "since": when(row.raised_at),
                 **who(row.agent_id),
             }
         )
@@ -197,7 +194,7 @@ def build_board() -> Board:
                 "queue": q.queue,
                 "threshold_seconds": q.threshold_seconds,
                 "waiting": q.waiting,
-                "oldest_waiting_since": _when(q.oldest_waiting_since),
+                "oldest_waiting_since": when(q.oldest_waiting_since),
                 "longest_wait_seconds": q.longest_wait_seconds,
                 "offered": q.offered,
                 "answered": q.answered,
@@ -217,7 +214,7 @@ def build_board() -> Board:
                 "role": a.role,
                 "team": a.team,
                 "state": a.state,
-                "since": _when(a.since),
+                "since": when(a.since),
                 "seconds_in_state": max(0.0, (now - a.since).total_seconds()),
                 "reason": a.reason,
                 "acting_lead": a.agent_id == view.acting_lead_id,
@@ -238,7 +235,7 @@ def build_board() -> Board:
                 "reason": r.reason,
                 "rule": r.rule,
                 "message": r.message,
-                "raised_at": _when(r.raised_at),
+                "raised_at": when(r.raised_at),
             }
             for r in away_requests.pending(s)
             if r.agent_id in by_id
@@ -252,7 +249,7 @@ def build_board() -> Board:
                 "status": t.status,
                 "injury": t.injury,
                 "summary": t.summary,
-                "created_at": _when(t.created_at),
+                "created_at": when(t.created_at),
                 "created_by": t.created_by,
                 "assignee": t.assignee,
             }
@@ -267,7 +264,7 @@ def build_board() -> Board:
                 "assignee": b.assignee,
                 "target": b.target,
                 "state": b.state,
-                "due_at": _when(b.due_at),
+                "due_at": when(b.due_at),
                 "overdue_seconds": round(b.overdue_seconds(now)),
             }
             for b in sla

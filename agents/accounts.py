@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kernel.roles import ALL_ROLES
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from ticketdb.models import Agent
 
-# ticketdb.models.AGENT_ROLES, repeated so the command line's --help needs no SQLAlchemy.
-ROLES = ("agent", "lead", "admin")
+ROLES = ALL_ROLES
 MIN_PASSWORD = 8
 # Hashing is deliberately slow; a bound keeps one request from hashing megabytes.
 MAX_PASSWORD = 256

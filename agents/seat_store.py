@@ -40,15 +40,14 @@ from agents.seats import (
     event_for,
     transition,
 )
-from agents.shifts import SEAT_ROLES
 from kernel.clock import utcnow
 from kernel.csvfile import csv_rows
+from kernel.roles import LEAD_ROLES, SEAT_ROLES
 from ticketdb.models import AGENT_ROLES, Agent, AgentSkill, SeatState, SeatStateChange
 
 SYSTEM = "system"
 # Seats whose claim carries a live call leg: the system changes them only as the claim's node.
 _CALL_STATES = frozenset({State.RINGING.value, State.ON_CALL.value})
-LEAD_ROLES = ("lead", "admin")
 MAX_STAFF_NUMBER = 32
 MAX_NAME = 128
 MAX_TEAM = 64

@@ -25,6 +25,8 @@ from types import MappingProxyType
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from kernel.roles import SEAT_ROLES
+
 DEFAULT_FILE = Path("config/shifts.yaml")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -40,7 +42,6 @@ Severity = Literal["critical", "warning"]
 DUTY_STATES: frozenset[str] = frozenset({"available", "ringing", "on_call", "wrap_up"})
 # At work, reachable by the lead: on duty or stepped away.
 PRESENT_STATES: frozenset[str] = DUTY_STATES | {"away"}
-SEAT_ROLES: frozenset[str] = frozenset({"agent", "lead"})  # admins are not seats
 
 # Rule ids, as stored in override records and shown on the wallboard.
 MAX_AWAY = "max_away_at_once"

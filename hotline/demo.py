@@ -30,6 +30,7 @@ from hotline.demo_agents import Desk, SimulatedAgents
 from hotline.node import ControllerNode
 from hotline.site import HotlineSite, SiteOptions
 from kernel.clock import utcnow
+from kernel.roles import SEAT_ROLES
 from kernel.settings import Settings
 from simulator.callers import ScriptedCall
 from ticketdb import call_log
@@ -40,7 +41,6 @@ SAMPLE_AGENTS = Path(__file__).resolve().parents[1] / "config" / "agents.sample.
 # The sample agents are simulated (hotline/demo_agents.py) but one, who never answers, so
 # ring-no-answer is part of the show.
 SILENT_AGENT = "8004"
-DESK_ROLES = ("agent", "lead")
 # The demo's users where the sample agents have none of a role: role → (staff number, name).
 DEMO_USERS = {
     "agent": ("8901", "Demo Agent"),
@@ -124,7 +124,7 @@ def _seat_sample_agents(node: ControllerNode) -> tuple[list[Desk], list[str], li
             seat_store.import_csv(s, SAMPLE_AGENTS)
         for row in seat_store.list_seats(s):
             agent = row.agent
-            if not agent.active or agent.role not in DESK_ROLES:
+            if not agent.active or agent.role not in SEAT_ROLES:
                 continue
             if agent.staff_number == SILENT_AGENT:
                 silent.append(agent.endpoint)  # rings out: ring-no-answer is shown too

@@ -36,6 +36,7 @@ from agents.roster import read_roster
 from agents.seat_store import list_seats
 from agents.service_level import service_level
 from agents.shifts import Alert, ShiftConfig, Staffing, alerts, overdue_away, staffing
+from kernel.roles import SEAT_ROLES
 from ticketdb.models import Call, CallbackRequest, QueueEntry, Ticket
 
 DEFAULT_THRESHOLD = 15  # seconds; a queue not in the catalog answers "within three rings"
@@ -43,7 +44,6 @@ DEFAULT_THRESHOLD = 15  # seconds; a queue not in the catalog answers "within th
 FINISHED_STATUSES = ("resolved", "callback_done", "closed", "rejected", "out_of_area", "unfounded")
 SATISFACTION_SCORES = {"satisfied": 100.0, "neutral": 50.0, "unsatisfied": 0.0}
 RATING_FIELDS = ("rating_speed", "rating_attitude", "rating_result")
-SEAT_ROLES = ("agent", "lead")  # admins have no seat on the wallboard
 
 
 # --- days ---------------------------------------------------------------------------

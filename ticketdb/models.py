@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel.clock import utcnow
+from kernel.roles import ALL_ROLES
 from ticketdb.base import Base, JSONType, UTCDateTime
 
 
@@ -167,7 +168,7 @@ class CallbackRequest(Base):
         return f"<CallbackRequest {self.number} {self.source} {self.status}>"
 
 
-AGENT_ROLES = ("agent", "lead", "admin")
+AGENT_ROLES = ALL_ROLES
 # agents.seats.State, repeated so the schema doesn't import the state machine.
 SEAT_STATES = ("offline", "available", "ringing", "on_call", "wrap_up", "away", "on_leave")
 

@@ -27,6 +27,7 @@ from agents.lead_store import add_handover_note, handover_notes
 from agents.seats import AWAY_REASONS
 from callbacks import worklist
 from kernel.clock import utcnow
+from kernel.roles import SEAT_ROLES
 from kernel.settings import Settings
 from ticketdb.models import CallbackRequest, SeatState, Ticket
 from ticketdb.screen_pop import (
@@ -53,7 +54,7 @@ bp = Blueprint("agent_page", __name__)
 api = Blueprint("agent_api", __name__, url_prefix="/api/agent")
 
 # Who works at a desk: leads take calls too.
-DESK_ROLES = ("agent", "lead")
+DESK_ROLES = tuple(sorted(SEAT_ROLES))
 MY_TICKETS = 50
 HANDOVER_NOTES = 20
 MAX_HANDOVER = 4000

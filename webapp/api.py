@@ -22,7 +22,6 @@ from agents import away_requests
 from agents.roster import set_acting_lead
 from agents.seat_changes import RuleRefused, change_state, end_wrap_up, extend_wrap_up
 from agents.seat_store import (
-    LEAD_ROLES,
     MAX_REASON,
     StaleState,
     UnknownAgent,
@@ -34,6 +33,7 @@ from agents.seat_store import (
 )
 from agents.seats import IllegalTransition, State
 from kernel.clock import utcnow
+from kernel.roles import LEAD_ROLES
 from ticketdb.customers import normalise_phone
 from ticketdb.models import Agent, CallControl, SeatState
 from webapp.auth import is_lead, json_body, login_required, me

@@ -27,7 +27,7 @@ from flask import Blueprint, current_app, g, request, session
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from agents.seat_store import LEAD_ROLES
+from kernel.roles import LEAD_ROLES
 from ticketdb import logins
 from ticketdb.models import Agent
 from webapp.db import db

@@ -23,11 +23,11 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, request
 
-from agents.seat_store import LEAD_ROLES
 from callbacks import coverage as callback_reports
 from callbacks import worklist
 from callbacks.plan import CallbackRules
 from kernel.clock import utcnow
+from kernel.roles import LEAD_ROLES
 from kernel.settings import Settings
 from ticketdb.audit import record_access
 from webapp.auth import is_lead, json_body, login_required, me

@@ -19,8 +19,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, render_template_string, request
 
-from agents.seat_store import LEAD_ROLES
 from kernel.clock import utcnow
+from kernel.roles import LEAD_ROLES
 from tickets.dispatch import CSV_HEADER, cutoff_instant, order_row, parse_day, render_csv
 from tickets.dispatch_store import dispatch_list
 from tickets.site import TicketSite

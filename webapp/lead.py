@@ -10,8 +10,8 @@ from typing import Any
 from flask import Blueprint, request
 
 from agents import lead_store
-from agents.seat_store import LEAD_ROLES
 from kernel.clock import utcnow
+from kernel.roles import LEAD_ROLES
 from ticketdb.models import HandoverNote, LeadAlert
 from webapp.auth import json_body, login_required, me
 from webapp.db import db, queue_catalog

@@ -15,8 +15,9 @@ from typing import Any
 
 from flask import Blueprint, Flask
 
-from agents.seat_store import LEAD_ROLES, agent_by_staff_number, get_seat
+from agents.seat_store import agent_by_staff_number, get_seat
 from kernel.clock import utcnow
+from kernel.roles import LEAD_ROLES
 from kernel.settings import Settings
 from ticketdb.audit import record_access
 from ticketdb.call_log import get_call

@@ -25,7 +25,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from agents.seat_store import LEAD_ROLES
+from kernel.roles import ALL_ROLES, LEAD_ROLES
 from ticketdb.models import Agent
 from webapp.auth import LoginRefused, authenticate, csrf_token, current_agent
 from webapp.db import db
@@ -95,7 +95,7 @@ NAV = (
     ("wallboard", "wallboard.page", LEAD_ROLES),
     ("reports", "reports.page", LEAD_ROLES),
     ("admin", "admin.page", ("admin",)),
-    ("softphone", "softphone.page", ("agent", "lead", "admin")),
+    ("softphone", "softphone.page", ALL_ROLES),
 )
 
 

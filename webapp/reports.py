@@ -21,9 +21,9 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request, url_for
 from sqlalchemy.orm import Session
 
-from agents.seat_store import LEAD_ROLES
 from callbacks import coverage
 from kernel.clock import utcnow
+from kernel.roles import LEAD_ROLES
 from kernel.settings import Settings
 from reporting import periods
 from reporting import reports as q

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file
 
+from kernel.roles import SEAT_ROLES
 from kernel.settings import Settings
 from webapp.auth import json_body, login_required, me
 from webapp.errors import ApiError
@@ -69,7 +70,7 @@ MAX_NAME = 64
 # a VIP, whom the menu sends straight to their line. Any number may be typed instead.
 DEFAULT_CALLER = "+8613500000005"
 # Roles that sit at a desk phone the queue rings.
-DESK_ROLES = ("agent", "lead")
+DESK_ROLES = tuple(sorted(SEAT_ROLES))
 
 
 def register(app: Flask, settings: Settings) -> None:

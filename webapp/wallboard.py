@@ -33,9 +33,10 @@ from sqlalchemy import select
 from agents import away_requests
 from agents.lead_store import open_alerts
 from agents.seat_changes import RuleRefused, change_state
-from agents.seat_store import LEAD_ROLES, StaleState, UnknownAgent
+from agents.seat_store import StaleState, UnknownAgent
 from agents.seats import AWAY_REASONS, IllegalTransition
 from kernel.clock import utcnow
+from kernel.roles import LEAD_ROLES
 from kernel.settings import Settings
 from reporting import wallboard as wallboard_stats
 from ticketdb.audit import record_access

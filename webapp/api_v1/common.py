@@ -15,7 +15,7 @@ from typing import Any, NoReturn, TypeVar
 
 from flask import request
 
-from agents.seat_store import LEAD_ROLES
+from kernel.roles import LEAD_ROLES
 from ticketdb.audit import record_access
 from ticketdb.models import Agent
 from tickets.site import TicketSite

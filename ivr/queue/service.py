@@ -37,6 +37,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from agents.queue_config import QueueConfig
@@ -57,7 +58,32 @@ CHOICE_SECONDS = 8.0
 MISSED_CAUSES = frozenset({17, 18, 19, 21})
 # Parts of one call's recording; a bound so a recording that keeps ending cannot loop.
 MAX_RECORDING_PARTS = 10
-WAITING_MODES = ("waiting", "announcing", "cb_confirm")
+
+
+class QueueMode(StrEnum):
+    """Where a queued call is (the diagram above); a string in the saved snapshot."""
+
+    IDLE = "idle"
+    ENTERING = "entering"
+    WAITING = "waiting"
+    ANNOUNCING = "announcing"
+    CB_CONFIRM = "cb_confirm"  # the callback offer asks the caller to confirm
+    BOOKING = "booking"
+    BOOKED = "booked"
+    REFUSED = "refused"  # nobody can take the call: the caller is told and chooses
+    OFFERING = "offering"
+    CONNECTED = "connected"
+    HELD = "held"
+    CONSULTING = "consulting"
+    TRANSFER_CLAIM = "transfer_claim"
+    CONSULT_CLAIM = "consult_claim"
+    TRANSFERRED = "transferred"
+    LEAVING = "leaving"
+    LEFT = "left"
+    CLOSED = "closed"
+
+
+WAITING_MODES = (QueueMode.WAITING, QueueMode.ANNOUNCING, QueueMode.CB_CONFIRM)
 # Ends of a call we did not hang up: the caller left (a hang-up we saw, or one lost in a gap
 # in events, found when the channel turned out gone). Before an agent answered: abandoned.
 CALLER_LEFT = frozenset({"caller_hangup", "channel_gone", "ended_unobserved"})
@@ -83,7 +109,7 @@ HARMLESS_FAILURES = frozenset(
 
 @dataclass
 class QueueState:
-    mode: str = "idle"
+    mode: QueueMode = QueueMode.IDLE
     queue: str = ""
     skill: str | None = None
     priority: int = 0
@@ -105,7 +131,8 @@ class QueueState:
     bridge: str | None = None
     consult: dict[str, Any] | None = None  # leg, kind, target, agent, answered, timed_out
     control: int | None = None  # the control request being carried out
-    before_claim: str = "connected"  # the mode to go back to when a transfer's claim fails
+    # The mode to go back to when a transfer's claim fails.
+    before_claim: QueueMode = QueueMode.CONNECTED
     wait_seconds: float | None = None
     answered_at: str | None = None
     callback_id: int | None = None
@@ -177,7 +204,7 @@ class QueueService:
                     ctx.stop_playback(s.playback)
                     s.playback = None
                 self._refuse(ctx, event.reason)
-            elif s.mode == "entering":
+            elif s.mode == QueueMode.ENTERING:
                 self._refuse(ctx, event.reason)
         elif isinstance(event, inp.NodeRejoined):
             self._on_rejoined(ctx)
@@ -185,14 +212,19 @@ class QueueService:
             first = s.position is None
             s.position, s.wait_estimate = event.position, event.wait_estimate
             cfg = self._config()
-            if first and s.mode == "waiting" and cfg is not None and cfg.announce_interval > 0:
+            if (
+                first
+                and s.mode == QueueMode.WAITING
+                and cfg is not None
+                and cfg.announce_interval > 0
+            ):
                 ctx.cancel_timer(T_ANNOUNCE)
                 self._announce(ctx)  # where they are, as soon as it is known
         elif isinstance(event, inp.AgentOffered):
             self._on_offered(ctx, event)
         elif isinstance(event, inp.OfferFailed):
             self._control_done(ctx, False, f"cannot transfer: {event.reason}")
-            if s.mode in ("transfer_claim", "consult_claim"):
+            if s.mode in (QueueMode.TRANSFER_CLAIM, QueueMode.CONSULT_CLAIM):
                 s.mode = s.before_claim
         elif isinstance(event, inp.LegAnswered):
             if self.listening.owns(s, event.leg_id):
@@ -209,7 +241,7 @@ class QueueService:
         elif isinstance(event, inp.CallbackBooked):
             s.callback_id = event.callback_id
             self._log(ctx, "callback_booked", callback_id=event.callback_id)
-            s.mode = "booked"
+            s.mode = QueueMode.BOOKED
             ctx.end_call("queue_callback", self._prompt(ctx, "callback_done"))
         elif isinstance(event, inp.ControlRequested) and event.action == "listen":
             self._listen(ctx, event)
@@ -234,7 +266,7 @@ class QueueService:
         s.playback = None
         # The lead's leg and the snoop were legs of the old controller: let them go.
         self.listening.stop(ctx, s, "the controller restarted")
-        if s.mode in ("connected", "held", "consulting"):
+        if s.mode in (QueueMode.CONNECTED, QueueMode.HELD, QueueMode.CONSULTING):
             self._log(ctx, "resumed")
             return
         if s.leg is not None and not s.leg_answered:
@@ -249,8 +281,11 @@ class QueueService:
     def restore(self, data: Mapping[str, object]) -> None:
         fields = {k: v for k, v in data.items() if k in QueueState.__dataclass_fields__}
         try:
+            for key in ("mode", "before_claim"):
+                if key in fields:
+                    fields[key] = QueueMode(str(fields[key]))
             self.s = QueueState(**fields)  # type: ignore[arg-type]
-        except TypeError:
+        except (TypeError, ValueError):
             self.s = QueueState()
 
     def record_fields(self) -> Mapping[str, object]:
@@ -302,7 +337,7 @@ class QueueService:
         for name in (T_ANNOUNCE, T_CALLBACK_OFFER, T_MAX_WAIT, T_RING, T_CHOICE, T_CONSULT_RING):
             ctx.cancel_timer(name)
         self.listening.stop(ctx, s, "the call ended")
-        waiting = s.mode in (*WAITING_MODES, "entering", "offering")
+        waiting = s.mode in (*WAITING_MODES, QueueMode.ENTERING, QueueMode.OFFERING)
         if s.consult is not None:
             self._drop_consult(ctx, missed=False)
         if s.leg is not None:
@@ -311,15 +346,15 @@ class QueueService:
             else:
                 self._drop_offer(ctx, missed=False)
         self._destroy_bridge(ctx)
-        if s.mode not in ("booked", "booking") and s.entry_id is not None:
+        if s.mode not in (QueueMode.BOOKED, QueueMode.BOOKING) and s.entry_id is not None:
             ctx.emit(cmd.QueueLeave())
-        if s.mode == "booking":
+        if s.mode == QueueMode.BOOKING:
             s.booked_on_hangup = True  # the callback stands: they hung up after confirming
         if waiting and reason in CALLER_LEFT and s.answered_at is None:
             s.abandoned = True
             s.wait_seconds = self._waited(ctx)
             self._log(ctx, "abandoned", waited=round(s.wait_seconds, 1))
-        s.mode = "closed"
+        s.mode = QueueMode.CLOSED
 
     def command_failed(self, ctx: ServiceContext, event: inp.CommandFailed) -> bool:
         s = self.s
@@ -344,14 +379,14 @@ class QueueService:
                 self._drop_offer(ctx, missed=False)
                 self._back_to_waiting(ctx)
                 return True
-        if event.command == "Bridge" and s.mode == "connected" and s.leg is not None:
+        if event.command == "Bridge" and s.mode == QueueMode.CONNECTED and s.leg is not None:
             # The agent's phone hung up between answering and being bridged: for the
             # caller that is as if nobody answered yet — back in line, same place.
             self._log(ctx, "bridge_failed", agent=s.agent["staff"] if s.agent else None)
             self._agent_call_ended(ctx)
             s.answered_at = None
             s.wait_seconds = None
-            s.mode = "offering"  # so that _back_to_waiting accepts it
+            s.mode = QueueMode.OFFERING  # so that _back_to_waiting accepts it
             self._back_to_waiting(ctx)
             ctx.save()
             return True
@@ -367,7 +402,7 @@ class QueueService:
     def _enqueue(self, ctx: ServiceContext, queue: str) -> None:
         s = self.s
         s.queue = queue
-        s.mode = "entering"
+        s.mode = QueueMode.ENTERING
         s.entered_at = ctx.now.isoformat()
         self._log(ctx, "queue", queue=queue, skill=s.skill, priority=s.priority or None)
         ctx.emit(self._enqueue_command(ctx))
@@ -398,13 +433,13 @@ class QueueService:
 
     def _on_enqueued(self, ctx: ServiceContext, event: inp.Enqueued) -> None:
         s = self.s
-        if s.mode != "entering":
+        if s.mode != QueueMode.ENTERING:
             if s.mode in WAITING_MODES and s.entry_id is not None:
                 s.entry_id = event.entry_id  # back in line after a rejoin
             return
         s.entry_id = event.entry_id
         s.position, s.wait_estimate = event.position, event.wait_estimate
-        s.mode = "waiting"
+        s.mode = QueueMode.WAITING
         ctx.save()  # a restarted controller puts the caller back in line from here
         cfg = self._config()
         if cfg is None:
@@ -439,7 +474,7 @@ class QueueService:
             ctx.emit(cmd.StopMoh())
             self.s.moh = False
 
-    def _say(self, ctx: ServiceContext, media: tuple[str, ...], mode: str, then: str) -> None:
+    def _say(self, ctx: ServiceContext, media: tuple[str, ...], mode: QueueMode, then: str) -> None:
         """Play ``media`` over the music (which pauses), then go on with ``then``."""
         s = self.s
         if not media:
@@ -468,17 +503,17 @@ class QueueService:
         if offer_callback or s.offer_callback_next:
             s.offer_callback_next = False
             media += self._prompt(ctx, "queue_callback_offer")
-        self._say(ctx, tuple(media), "announcing", "waiting")
+        self._say(ctx, tuple(media), QueueMode.ANNOUNCING, "waiting")
 
     def _after_playback(self, ctx: ServiceContext) -> None:
         s = self.s
         then, s.after_playback = s.after_playback, ""
         if then == "waiting":
-            if s.mode == "announcing":
-                s.mode = "waiting"
+            if s.mode == QueueMode.ANNOUNCING:
+                s.mode = QueueMode.WAITING
             self._moh_on(ctx)
             cfg = self._config()
-            if cfg is not None and cfg.announce_interval > 0 and s.mode == "waiting":
+            if cfg is not None and cfg.announce_interval > 0 and s.mode == QueueMode.WAITING:
                 ctx.start_timer(T_ANNOUNCE, cfg.announce_interval)
         elif then == "choice":
             ctx.start_timer(T_CHOICE, CHOICE_SECONDS)
@@ -487,38 +522,42 @@ class QueueService:
 
     def _on_digit(self, ctx: ServiceContext, digit: str) -> None:
         s = self.s
-        if s.mode in ("waiting", "announcing") and digit == "1" and ctx.caller_number:
+        if (
+            s.mode in (QueueMode.WAITING, QueueMode.ANNOUNCING)
+            and digit == "1"
+            and ctx.caller_number
+        ):
             ctx.cancel_timer(T_ANNOUNCE)
             media = (
                 self._prompt(ctx, "callback_number")
                 + self._digits(ctx, ctx.caller_number)
                 + self._prompt(ctx, "queue_callback_confirm")
             )
-            self._say(ctx, media, "cb_confirm", "choice")
-        elif s.mode == "cb_confirm":
+            self._say(ctx, media, QueueMode.CB_CONFIRM, "choice")
+        elif s.mode == QueueMode.CB_CONFIRM:
             ctx.cancel_timer(T_CHOICE)
             if digit == "1":
                 if s.playback is not None:
                     ctx.stop_playback(s.playback)
                     s.playback = None
-                s.mode = "booking"
+                s.mode = QueueMode.BOOKING
                 self._book(ctx)
             else:
                 self._keep_waiting(ctx)
-        elif s.mode == "refused":
+        elif s.mode == QueueMode.REFUSED:
             ctx.cancel_timer(T_CHOICE)
             if digit == "1" and ctx.caller_number:
                 if s.playback is not None:
                     ctx.stop_playback(s.playback)
                     s.playback = None
-                s.mode = "booking"
+                s.mode = QueueMode.BOOKING
                 self._book(ctx)
             elif digit == "2" and self.settings.self_service:
                 if s.playback is not None:
                     ctx.stop_playback(s.playback)
                     s.playback = None
                 self._log(ctx, "self_service")
-                s.mode = "left"
+                s.mode = QueueMode.LEFT
                 ctx.hand_over(self.settings.self_service, {"reason": "queue_" + (s.refused or "")})
             else:
                 self._goodbye(ctx)
@@ -543,7 +582,7 @@ class QueueService:
         if s.playback is not None:
             ctx.stop_playback(s.playback)
             s.playback = None
-        s.mode = "waiting"
+        s.mode = QueueMode.WAITING
         self._after_playback_to(ctx, "waiting")
 
     def _after_playback_to(self, ctx: ServiceContext, then: str) -> None:
@@ -567,11 +606,11 @@ class QueueService:
         media = self._prompt(ctx, key)
         if ctx.caller_number or self.settings.self_service:
             media += self._prompt(ctx, "queue_refused_options")
-        self._say(ctx, media, "refused", "choice")
+        self._say(ctx, media, QueueMode.REFUSED, "choice")
 
     def _goodbye(self, ctx: ServiceContext) -> None:
         s = self.s
-        s.mode = "leaving"
+        s.mode = QueueMode.LEAVING
         reason = REFUSAL_REASONS.get(s.refused or "", "no_agents")
         key = "agents_unavailable" if s.refused == "no_agents" else "goodbye"
         ctx.end_call(reason, self._prompt(ctx, key))
@@ -580,15 +619,15 @@ class QueueService:
         s = self.s
         cfg = self._config()
         if event.name == T_ANNOUNCE:
-            if s.mode == "waiting":
+            if s.mode == QueueMode.WAITING:
                 self._announce(ctx)
-            elif s.mode == "offering" and cfg is not None and cfg.announce_interval > 0:
+            elif s.mode == QueueMode.OFFERING and cfg is not None and cfg.announce_interval > 0:
                 ctx.start_timer(T_ANNOUNCE, cfg.announce_interval)
         elif event.name == T_CALLBACK_OFFER:
-            if s.mode == "waiting":
+            if s.mode == QueueMode.WAITING:
                 ctx.cancel_timer(T_ANNOUNCE)
                 self._announce(ctx, offer_callback=True)
-            elif s.mode in ("announcing", "offering"):
+            elif s.mode in (QueueMode.ANNOUNCING, QueueMode.OFFERING):
                 s.offer_callback_next = True  # said with the next announcement
         elif event.name == T_MAX_WAIT:
             if s.mode in WAITING_MODES and cfg is not None:
@@ -601,12 +640,12 @@ class QueueService:
                 else:
                     self._refuse(ctx, "timeout")
         elif event.name == T_CHOICE:
-            if s.mode == "cb_confirm":
+            if s.mode == QueueMode.CB_CONFIRM:
                 self._keep_waiting(ctx)
-            elif s.mode == "refused":
+            elif s.mode == QueueMode.REFUSED:
                 self._goodbye(ctx)
         elif event.name == T_RING:
-            if s.mode == "offering" and s.leg is not None and not s.leg_answered:
+            if s.mode == QueueMode.OFFERING and s.leg is not None and not s.leg_answered:
                 s.ring_timed_out = True
                 ctx.emit(cmd.HangupLeg(s.leg))  # LegEnded follows and moves on
         elif event.name == T_CONSULT_RING:
@@ -626,13 +665,13 @@ class QueueService:
             "endpoint": event.endpoint,
             "ring_timeout": event.ring_timeout,
         }
-        if s.mode == "transfer_claim":
+        if s.mode == QueueMode.TRANSFER_CLAIM:
             # A blind transfer to this agent: the first agent's part is over.
             self._agent_call_ended(ctx)
             self._unbridge_caller(ctx)
             self._control_done(ctx, True, f"transferred to {event.staff_number}")
-            s.mode = "waiting"
-        elif s.mode == "consult_claim":
+            s.mode = QueueMode.WAITING
+        elif s.mode == QueueMode.CONSULT_CLAIM:
             self._start_consult(ctx, "agent", event.staff_number, event.endpoint, agent)
             return
         if s.mode not in WAITING_MODES or s.leg is not None:
@@ -643,7 +682,7 @@ class QueueService:
             ctx.stop_playback(s.playback)
             s.playback = None
         ctx.cancel_timer(T_CHOICE)
-        s.mode = "offering"
+        s.mode = QueueMode.OFFERING
         s.agent = agent
         s.leg_seq += 1
         s.leg = f"{ctx.channel_id}~a{s.leg_seq}"
@@ -674,14 +713,14 @@ class QueueService:
         if s.consult is not None and leg_id == s.consult["leg"]:
             self._consult_answered(ctx)
             return
-        if leg_id != s.leg or s.mode != "offering" or s.agent is None:
+        if leg_id != s.leg or s.mode != QueueMode.OFFERING or s.agent is None:
             return
         ctx.cancel_timer(T_RING)
         ctx.cancel_timer(T_ANNOUNCE)
         ctx.cancel_timer(T_CALLBACK_OFFER)
         ctx.cancel_timer(T_MAX_WAIT)
         s.leg_answered = True
-        s.mode = "connected"
+        s.mode = QueueMode.CONNECTED
         if s.answered_at is None:
             # The record's wait and answer are the first answer's (the service level);
             # later agents after a transfer are in the legs.
@@ -721,7 +760,7 @@ class QueueService:
         if s.entry_id is not None:
             ctx.emit(cmd.QueueLeave())
             s.entry_id = None
-        s.mode = "leaving"
+        s.mode = QueueMode.LEAVING
         ctx.end_call("completed", self._prompt(ctx, "goodbye"))
 
     def _destroy_bridge(self, ctx: ServiceContext) -> None:
@@ -762,7 +801,7 @@ class QueueService:
         if event.name != s.recording:
             return  # one we already saved (the bridge was destroyed)
         self._save_recording(ctx, None if event.ok else (event.cause or "recording failed"))
-        if event.ok and s.mode == "connected":
+        if event.ok and s.mode == QueueMode.CONNECTED:
             # Asterisk ended it while a conversation goes on (the bridge was empty for a
             # moment just as the next agent joined): record the rest as the next part.
             if self._start_recording(ctx):
@@ -788,9 +827,9 @@ class QueueService:
 
     def _back_to_waiting(self, ctx: ServiceContext) -> None:
         s = self.s
-        if s.mode not in ("offering", *WAITING_MODES):
+        if s.mode not in (QueueMode.OFFERING, *WAITING_MODES):
             return
-        s.mode = "waiting"
+        s.mode = QueueMode.WAITING
         ctx.emit(cmd.QueueMark("waiting"))
         self._moh_on(ctx)
         cfg = self._config()
@@ -828,36 +867,36 @@ class QueueService:
         action, args = event.action, event.args
         refuse = f"{action} is not possible while the call is {s.mode}"
         if action == "hold":
-            if s.mode != "connected":
+            if s.mode != QueueMode.CONNECTED:
                 self._control_done(ctx, False, refuse)
                 return
             self._unbridge_caller(ctx)
-            s.mode = "held"
+            s.mode = QueueMode.HELD
             self._log(ctx, "hold", by=event.requested_by)
             self._control_done(ctx, True, "on hold")
         elif action == "unhold":
-            if s.mode != "held" or s.leg is None:
+            if s.mode != QueueMode.HELD or s.leg is None:
                 self._control_done(ctx, False, refuse)
                 return
             self._moh_off(ctx)
             assert s.bridge is not None
             ctx.emit(cmd.Bridge(s.bridge, (ctx.channel_id,)))
-            s.mode = "connected"
+            s.mode = QueueMode.CONNECTED
             self._log(ctx, "unhold", by=event.requested_by)
             self._control_done(ctx, True, "resumed")
         elif action == "transfer":
-            if s.mode not in ("connected", "held"):
+            if s.mode not in (QueueMode.CONNECTED, QueueMode.HELD):
                 self._control_done(ctx, False, refuse)
                 return
             self._transfer(ctx, args.get("to", ""), args.get("target", ""), event.requested_by)
         elif action == "consult":
-            if s.mode not in ("connected", "held"):
+            if s.mode not in (QueueMode.CONNECTED, QueueMode.HELD):
                 self._control_done(ctx, False, refuse)
                 return
             to, target = args.get("to", ""), args.get("target", "")
             self._log(ctx, "consult", to=to, target=target, by=event.requested_by)
             if to == "agent":
-                s.before_claim, s.mode = s.mode, "consult_claim"
+                s.before_claim, s.mode = s.mode, QueueMode.CONSULT_CLAIM
                 ctx.emit(cmd.ClaimAgent(target, self._ring_timeout()))
             elif to == "number":
                 endpoint = self.settings.external_endpoint.format(number=target)
@@ -865,7 +904,7 @@ class QueueService:
             else:
                 self._control_done(ctx, False, f"cannot consult {to!r}")
         elif action == "consult_complete":
-            if s.mode != "consulting" or s.consult is None or not s.consult.get("answered"):
+            if s.mode != QueueMode.CONSULTING or s.consult is None or not s.consult.get("answered"):
                 self._control_done(ctx, False, refuse)
                 return
             self._complete_consult(ctx)
@@ -884,7 +923,10 @@ class QueueService:
         """A lead asks to listen in (``ivr.queue.listen``); only while an agent has the
         call. Its answer comes from the listening, so ``s.control`` stays untouched."""
         s = self.s
-        if s.mode not in ("connected", "held", "consulting") or s.agent is None:
+        if (
+            s.mode not in (QueueMode.CONNECTED, QueueMode.HELD, QueueMode.CONSULTING)
+            or s.agent is None
+        ):
             ctx.emit(
                 cmd.ControlDone(
                     event.control_id, False, f"failed: no agent is on the call ({s.mode})"
@@ -909,7 +951,7 @@ class QueueService:
             self._control_done(ctx, True, f"transferred to queue {target}")
             self._enqueue(ctx, target)  # priority and first arrival travel with the call
         elif to == "agent":
-            s.before_claim, s.mode = s.mode, "transfer_claim"
+            s.before_claim, s.mode = s.mode, QueueMode.TRANSFER_CLAIM
             ctx.emit(cmd.ClaimAgent(target, self._ring_timeout()))
         elif to == "number":
             self._agent_call_ended(ctx)
@@ -919,7 +961,7 @@ class QueueService:
                 s.entry_id = None
             self._moh_off(ctx)
             self._control_done(ctx, True, f"transferred to {target}")
-            s.mode = "transferred"
+            s.mode = QueueMode.TRANSFERRED
             ctx.transfer(s.transfer_context, target)
         else:
             self._control_done(ctx, False, f"cannot transfer to {to!r}")
@@ -933,12 +975,12 @@ class QueueService:
         agent: dict[str, Any] | None,
     ) -> None:
         s = self.s
-        if s.mode != "held":
+        if s.mode != QueueMode.HELD:
             self._unbridge_caller(ctx)
         s.leg_seq += 1
         leg = f"{ctx.channel_id}~c{s.leg_seq}"
         s.consult = {"leg": leg, "kind": kind, "target": target, "agent": agent}
-        s.mode = "consulting"
+        s.mode = QueueMode.CONSULTING
         ctx.emit(cmd.Originate(leg, endpoint, timeout=self._ring_timeout() + 10))
         ctx.start_timer(T_CONSULT_RING, self._ring_timeout())
         self._control_done(ctx, True, f"calling {target}")
@@ -960,13 +1002,13 @@ class QueueService:
         target = s.consult["target"] if s.consult else ""
         self._drop_consult(ctx, missed=missed, hang_up=False)
         self._log(ctx, "consult_unanswered", target=target)
-        s.mode = "held"  # the agent takes the caller back off hold (unhold)
+        s.mode = QueueMode.HELD  # the agent takes the caller back off hold (unhold)
 
     def _consult_hung_up(self, ctx: ServiceContext) -> None:
         s = self.s
         self._drop_consult(ctx, missed=False, hang_up=False)
         self._log(ctx, "consult_ended")
-        s.mode = "held"
+        s.mode = QueueMode.HELD
 
     def _drop_consult(self, ctx: ServiceContext, *, missed: bool, hang_up: bool = True) -> None:
         s = self.s
@@ -999,7 +1041,7 @@ class QueueService:
             return
         self._moh_off(ctx)
         ctx.emit(cmd.Bridge(s.bridge, (ctx.channel_id,)))
-        s.mode = "connected"
+        s.mode = QueueMode.CONNECTED
 
     def _complete_consult(self, ctx: ServiceContext) -> None:
         """Attended transfer: the caller joins the consulted party, the first agent leaves."""
@@ -1013,7 +1055,7 @@ class QueueService:
         s.consult = None
         self._moh_off(ctx)
         ctx.emit(cmd.Bridge(s.bridge, (ctx.channel_id,)))
-        s.mode = "connected"
+        s.mode = QueueMode.CONNECTED
         self._log(ctx, "transfer_completed", target=c["target"])
         self._control_done(ctx, True, f"transferred to {c['target']}")
         ctx.save()

@@ -9,7 +9,7 @@ from dataclasses import asdict, replace
 from agents.queue_config import QueueConfig
 from ivr.call import commands as cmd
 from ivr.call import inputs as inp
-from ivr.queue.service import MAX_RECORDING_PARTS, QueueService
+from ivr.queue.service import MAX_RECORDING_PARTS, QueueMode, QueueService, QueueState
 from tests.unit.queue.test_queue_service import (
     BILLING,
     BRIDGE,
@@ -163,3 +163,16 @@ def test_the_recording_survives_a_snapshot_round_trip() -> None:
     again.restore(saved)
     assert asdict(again.s) == asdict(call.queue.s)
     assert again.s.recording == NAME
+
+
+def test_a_restored_snapshot_has_typed_modes_and_an_unknown_mode_starts_afresh() -> None:
+    call = recorded_call()
+    call.connected()
+    saved = json.loads(json.dumps(call.queue.snapshot()))
+    assert saved["mode"] == "connected"  # a plain string in the stored record
+    again = QueueService(call.configs.get)
+    again.restore(saved)
+    assert again.s.mode is QueueMode.CONNECTED
+    assert again.s.before_claim is QueueMode.CONNECTED
+    again.restore({**saved, "mode": "no_such_mode"})
+    assert again.s == QueueState()

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
     from ticketdb.models import Agent
 
-ROLES = ALL_ROLES
 MIN_PASSWORD = 8
 # Hashing is deliberately slow; a bound keeps one request from hashing megabytes.
 MAX_PASSWORD = 256
@@ -169,8 +168,8 @@ def set_role(s: Session, staff_number: str, role: str, *, by: str, by_role: str)
     A lead or admin cannot stay the acting lead (a normal seat's duty), so that flag is
     cleared. Raises UnknownAgent, ValueError, LastAdmin.
     """
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)} (got {role!r})")
+    if role not in ALL_ROLES:
+        raise ValueError(f"role must be one of {', '.join(ALL_ROLES)} (got {role!r})")
     agent = _existing(s, staff_number)
     old = agent.role
     if old == role:

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Row, func, or_, select
 from sqlalchemy.orm import Session
 
 from agents import erlang
@@ -273,6 +273,33 @@ def _wait(call: Any) -> float | None:
     return None
 
 
+def queue_calls(
+    s: Session, start: datetime, now: datetime, names: Sequence[str] | None = None
+) -> Sequence[
+    Row[str | None, datetime | None, datetime | None, datetime | None, float | None, str | None]
+]:
+    """The queued calls that entered, were answered or ended in ``[start, now]`` (of the
+    queues ``names``, or of any queue): what the wallboard's figures are counted from."""
+    in_queue = Call.queue.in_(names) if names is not None else Call.queue.is_not(None)
+    return s.execute(
+        select(
+            Call.queue,
+            Call.queue_entered_at,
+            Call.agent_answered_at,
+            Call.ended_at,
+            Call.wait_seconds,
+            Call.end_reason,
+        ).where(
+            in_queue,
+            or_(
+                Call.queue_entered_at.between(start, now),
+                Call.agent_answered_at.between(start, now),
+                Call.ended_at.between(start, now),
+            ),
+        )
+    ).all()
+
+
 def queue_stats(
     s: Session, catalog: QueueCatalog, now: datetime, window_minutes: int = 60
 ) -> list[QueueStats]:
@@ -292,23 +319,7 @@ def queue_stats(
             QueueEntry.status.in_(WAITING_STATUSES + CALLBACK_STATUSES),
         )
     ).all()
-    calls = s.execute(
-        select(
-            Call.queue,
-            Call.queue_entered_at,
-            Call.agent_answered_at,
-            Call.ended_at,
-            Call.wait_seconds,
-            Call.end_reason,
-        ).where(
-            Call.queue.in_(names),
-            or_(
-                Call.queue_entered_at.between(start, now),
-                Call.agent_answered_at.between(start, now),
-                Call.ended_at.between(start, now),
-            ),
-        )
-    ).all()
+    calls = queue_calls(s, start, now, names)
     entries_of: dict[str, list[Any]] = defaultdict(list)
     for e in entries:
         entries_of[e.queue].append(e)

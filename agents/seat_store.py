@@ -42,8 +42,8 @@ from agents.seats import (
 )
 from kernel.clock import utcnow
 from kernel.csvfile import csv_rows
-from kernel.roles import LEAD_ROLES, SEAT_ROLES
-from ticketdb.models import AGENT_ROLES, Agent, AgentSkill, SeatState, SeatStateChange
+from kernel.roles import ALL_ROLES, LEAD_ROLES, SEAT_ROLES
+from ticketdb.models import Agent, AgentSkill, SeatState, SeatStateChange
 
 SYSTEM = "system"
 # Seats whose claim carries a live call leg: the system changes them only as the claim's node.
@@ -154,8 +154,8 @@ def _validated(
     if not name or len(name) > MAX_NAME:
         raise ValueError(f"name must be 1-{MAX_NAME} characters")
     role = role.strip().lower()
-    if role not in AGENT_ROLES:
-        raise ValueError(f"role must be one of {', '.join(AGENT_ROLES)} (got {role!r})")
+    if role not in ALL_ROLES:
+        raise ValueError(f"role must be one of {', '.join(ALL_ROLES)} (got {role!r})")
     team = team.strip()
     if len(team) > MAX_TEAM:
         raise ValueError(f"team longer than {MAX_TEAM} characters")
@@ -344,7 +344,7 @@ def seat_summaries(s: Session, *, free_only: bool = False) -> list[SeatSummary]:
     )
     if free_only:
         query = query.where(
-            Agent.role.in_(sorted(SEAT_ROLES)),
+            Agent.role.in_(SEAT_ROLES),
             SeatState.state == "available",
             SeatState.claimed_by_node.is_(None),
         )

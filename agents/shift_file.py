@@ -36,6 +36,8 @@ from agents.shifts import (
 from kernel import yamlfile
 from kernel.calendar import Calendars, parse_window
 
+DEFAULT_FILE = Path("config/shifts.yaml")
+
 
 def _parse_span(value: object) -> tuple[int, int]:
     """The calendar's "HH:MM-HH:MM" windows, with the reason a shift's may be refused."""

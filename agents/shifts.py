@@ -27,7 +27,6 @@ from zoneinfo import ZoneInfo
 
 from kernel.roles import SEAT_ROLES
 
-DEFAULT_FILE = Path("config/shifts.yaml")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 PeriodKind = Literal["prep", "on_post", "break", "wrap"]

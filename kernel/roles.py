@@ -17,4 +17,4 @@ ALL_ROLES: tuple[str, ...] = tuple(r.value for r in Role)
 # Who leads the floor: approves away requests, sees the wallboard and the reports.
 LEAD_ROLES: tuple[str, ...] = (Role.LEAD.value, Role.ADMIN.value)
 # Who takes calls at a seat (admins have none): the desk, the shift rules, the wallboard.
-SEAT_ROLES: frozenset[str] = frozenset({Role.AGENT.value, Role.LEAD.value})
+SEAT_ROLES: tuple[str, ...] = (Role.AGENT.value, Role.LEAD.value)

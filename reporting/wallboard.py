@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from agents.lead_store import ABANDONED, WAITING_STATUSES
+from agents.lead_store import ABANDONED, WAITING_STATUSES, queue_calls
 from agents.queue_config import QueueCatalog, QueueConfig
 from agents.roster import read_roster
 from agents.seat_store import list_seats
@@ -114,23 +114,7 @@ def queue_day(
             QueueEntry.status.in_(WAITING_STATUSES)
         )
     ).all()
-    calls = s.execute(
-        select(
-            Call.queue,
-            Call.queue_entered_at,
-            Call.agent_answered_at,
-            Call.ended_at,
-            Call.wait_seconds,
-            Call.end_reason,
-        ).where(
-            Call.queue.is_not(None),
-            or_(
-                Call.queue_entered_at.between(start, now),
-                Call.agent_answered_at.between(start, now),
-                Call.ended_at.between(start, now),
-            ),
-        )
-    ).all()
+    calls = queue_calls(s, start, now)
     kinds = s.execute(
         select(Call.queue, Ticket.kind, func.count(func.distinct(Ticket.call_id)))
         .join(Call, Call.id == Ticket.call_id)

@@ -168,7 +168,6 @@ class CallbackRequest(Base):
         return f"<CallbackRequest {self.number} {self.source} {self.status}>"
 
 
-AGENT_ROLES = ALL_ROLES
 # agents.seats.State, repeated so the schema doesn't import the state machine.
 SEAT_STATES = ("offline", "available", "ringing", "on_call", "wrap_up", "away", "on_leave")
 
@@ -181,7 +180,7 @@ class Agent(Base):
     """A person who takes calls (or leads those who do). Never deleted: history refers to it."""
 
     __tablename__ = "agents"
-    __table_args__ = (CheckConstraint(_one_of("role", AGENT_ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(_one_of("role", ALL_ROLES), name="role"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     staff_number: Mapped[str] = mapped_column(String(32), unique=True)

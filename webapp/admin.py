@@ -25,7 +25,6 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from agents import lead_store
 from agents.accounts import (
-    ROLES,
     LastAdmin,
     UserExists,
     create_user,
@@ -42,6 +41,7 @@ from agents.seat_store import (
     set_skills,
 )
 from kernel.clock import utcnow
+from kernel.roles import ALL_ROLES
 from kernel.settings import Settings
 from ticketdb.models import Agent, AuditEntry
 from webapp import admin_config
@@ -117,7 +117,7 @@ def _users_page(
         error,
         users=users,
         changes=changes,
-        roles=ROLES,
+        roles=ALL_ROLES,
         teams=teams,
         form=form or MultiDict(),
     )

@@ -54,7 +54,6 @@ bp = Blueprint("agent_page", __name__)
 api = Blueprint("agent_api", __name__, url_prefix="/api/agent")
 
 # Who works at a desk: leads take calls too.
-DESK_ROLES = tuple(sorted(SEAT_ROLES))
 MY_TICKETS = 50
 HANDOVER_NOTES = 20
 MAX_HANDOVER = 4000
@@ -73,7 +72,7 @@ def register(app: Flask, settings: Settings) -> None:
 
 
 @bp.get("/agent")
-@page_required(roles=DESK_ROLES)
+@page_required(roles=SEAT_ROLES)
 def page() -> str:
     rules = callback_resources().rules
     return render_page(
@@ -150,7 +149,7 @@ def _mine_fingerprint(agent_id: int, staff_number: str) -> dict[str, Any]:
 
 
 @bp.get("/live/agent")
-@login_required(roles=DESK_ROLES)
+@login_required(roles=SEAT_ROLES)
 def live() -> Response:
     agent = me()
     agent_id, staff_number = agent.id, agent.staff_number
@@ -217,7 +216,7 @@ def _ticket_row(t: Ticket) -> dict[str, Any]:
 
 
 @api.get("/tickets")
-@login_required(roles=DESK_ROLES)
+@login_required(roles=SEAT_ROLES)
 def my_tickets() -> dict[str, Any]:
     """The tickets the agent created or is assigned, newest first (a lead's own too)."""
     staff_number = me().staff_number
@@ -235,7 +234,7 @@ def my_tickets() -> dict[str, Any]:
 
 
 @api.get("/callbacks")
-@login_required(roles=DESK_ROLES)
+@login_required(roles=SEAT_ROLES)
 def my_callbacks() -> dict[str, Any]:
     """The agent's callback worklist, due first, with the quiet hours."""
     res = callback_resources()
@@ -273,7 +272,7 @@ def my_callbacks() -> dict[str, Any]:
 
 
 @api.get("/handover")
-@login_required(roles=DESK_ROLES)
+@login_required(roles=SEAT_ROLES)
 def handover() -> dict[str, Any]:
     """The latest handover notes of the agent's team. The generated summary is given as
     counts: its callback list holds customers' numbers."""
@@ -298,7 +297,7 @@ def handover() -> dict[str, Any]:
 
 
 @api.post("/handover")
-@login_required(roles=DESK_ROLES)
+@login_required(roles=SEAT_ROLES)
 def add_handover() -> tuple[dict[str, Any], int]:
     """A note for the next shift of the agent's own team."""
     body = json_body()

@@ -70,7 +70,6 @@ MAX_NAME = 64
 # a VIP, whom the menu sends straight to their line. Any number may be typed instead.
 DEFAULT_CALLER = "+8613500000005"
 # Roles that sit at a desk phone the queue rings.
-DESK_ROLES = tuple(sorted(SEAT_ROLES))
 
 
 def register(app: Flask, settings: Settings) -> None:
@@ -101,7 +100,7 @@ def page() -> str:
         i18n_prefixes=("softphone.",),
         hotline_number=line().number,
         default_caller=DEFAULT_CALLER,
-        desk_phone=agent.role in DESK_ROLES,
+        desk_phone=agent.role in SEAT_ROLES,
     )
 
 
@@ -172,7 +171,7 @@ def audio(name: str) -> Response:
 
 def _desk_endpoint() -> str:
     agent = me()
-    if agent.role not in DESK_ROLES:
+    if agent.role not in SEAT_ROLES:
         raise ApiError(403, "only agents and leads have a desk phone the queue rings")
     return agent.endpoint
 

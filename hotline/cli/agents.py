@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agents.accounts import ROLES, set_password
-from hotline.cli.base import EXIT_CONFIG, SessionOpener, SettingsLoader, in_state_for
+from agents.accounts import set_password
+from hotline.cli.base import EXIT_CONFIG, SessionOpener, SettingsLoader, error, in_state_for
+from kernel.roles import ALL_ROLES
 from kernel.settings import Settings
 
 if TYPE_CHECKING:
@@ -28,10 +29,6 @@ if TYPE_CHECKING:
 
 # The states a person sets by hand; ringing, on_call and wrap_up come from the calls.
 MANUAL_STATES = ("available", "away", "offline", "on_leave")
-
-
-def _error(message: object) -> None:
-    print(f"hotline: error: {message}", file=sys.stderr)
 
 
 def _known_skills(settings: Settings) -> frozenset[str] | None:
@@ -105,7 +102,7 @@ class AgentsCommands:
 
         agent = agent_by_staff_number(s, staff_number)
         if agent is None:
-            _error(f"no agent with staff number {staff_number}")
+            error(f"no agent with staff number {staff_number}")
         return agent
 
     def add(self, args: argparse.Namespace) -> int:
@@ -116,11 +113,11 @@ class AgentsCommands:
         try:
             skills = dict(parse_skill(t) for t in args.skill) if args.skill is not None else None
         except ValueError as exc:
-            _error(exc)
+            error(exc)
             return EXIT_CONFIG
         unknown = _unknown_skills(skills or (), _known_skills(settings))
         if unknown:
-            _error(f"unknown skill(s) {unknown}: not in {settings.paths.queues_file}")
+            error(f"unknown skill(s) {unknown}: not in {settings.paths.queues_file}")
             return EXIT_CONFIG
         with self._db_session(settings) as s:
             current = agent_by_staff_number(s, args.staff_number)
@@ -131,7 +128,7 @@ class AgentsCommands:
                     if value is None
                 ]
                 if missing:
-                    _error(
+                    error(
                         f"no agent with staff number {args.staff_number.strip()} yet: "
                         f"a new agent needs {' and '.join(missing)}"
                     )
@@ -139,7 +136,7 @@ class AgentsCommands:
             try:
                 agent = add_agent(s, **_agent_values(args, current), skills=skills)
             except ValueError as exc:
-                _error(exc)
+                error(exc)
                 return EXIT_CONFIG
         print(f"saved {agent.staff_number} {agent.name} ({agent.role}) at {agent.endpoint}")
         return 0
@@ -161,7 +158,7 @@ class AgentsCommands:
             with self._db_session(settings) as s:
                 count = import_csv(s, path)
         except AgentImportError as exc:
-            _error(f"{exc} (nothing imported)")
+            error(f"{exc} (nothing imported)")
             return 1
         print(f"imported {count} agent(s) from {path}")
         return 0
@@ -209,10 +206,10 @@ class AgentsCommands:
             config = shift_config(settings)
         except ShiftsInvalid as exc:
             for problem in exc.problems:
-                _error(problem)
+                error(problem)
             return EXIT_CONFIG
         except CalendarError as exc:
-            _error(exc)
+            error(exc)
             return EXIT_CONFIG
         with self._db_session(settings) as s:
             agent = self._agent(s, args.staff_number)
@@ -236,13 +233,13 @@ class AgentsCommands:
                     if exc.decision.overridable_by
                     else ""
                 )
-                _error(f"agent {agent.staff_number}: {exc}{hint}")
+                error(f"agent {agent.staff_number}: {exc}{hint}")
                 return 1
             except (IllegalTransition, StaleState, UnknownAgent) as exc:
-                _error(f"agent {agent.staff_number}: {exc}")
+                error(f"agent {agent.staff_number}: {exc}")
                 return 1
             except ValueError as exc:
-                _error(exc)
+                error(exc)
                 return EXIT_CONFIG
         seat = result.seat
         reason = f" ({seat.reason})" if seat.reason else ""
@@ -263,10 +260,10 @@ class AgentsCommands:
             try:
                 set_password(s, args.staff_number, password)
             except UnknownAgent as exc:
-                _error(exc)
+                error(exc)
                 return 1
             except ValueError as exc:
-                _error(exc)
+                error(exc)
                 return EXIT_CONFIG
         print(f"password of {args.staff_number.strip()} set")
         return 0
@@ -278,7 +275,7 @@ class AgentsCommands:
         try:
             since = _parse_since(args.since) if args.since else None
         except ValueError:
-            _error(f"--since: not an ISO date or date-time: {args.since!r}")
+            error(f"--since: not an ISO date or date-time: {args.since!r}")
             return EXIT_CONFIG
         with self._db_session(settings) as s:
             agent = self._agent(s, args.staff_number)
@@ -312,7 +309,7 @@ def add_agents_parser(
     )
     p.add_argument("staff_number")
     p.add_argument("--name", help="required for a new agent")
-    p.add_argument("--role", choices=ROLES, help="default for a new agent: agent")
+    p.add_argument("--role", choices=ALL_ROLES, help="default for a new agent: agent")
     p.add_argument(
         "--team", help='the team of config/shifts.yaml whose shifts the agent works ("": none)'
     )

@@ -5,6 +5,7 @@ how a duration is shown."""
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -17,6 +18,12 @@ if TYPE_CHECKING:
 
 # Exit codes everywhere: 1 a refused change or unknown object, 2 bad input or config.
 EXIT_CONFIG = 2
+
+
+def error(message: object) -> None:
+    """The one line a refused or bad command prints (stderr)."""
+    print(f"hotline: error: {message}", file=sys.stderr)
+
 
 SettingsLoader = Callable[[argparse.Namespace], Settings]
 SessionOpener = Callable[[Settings], AbstractContextManager["Session"]]

@@ -11,11 +11,10 @@ bad input or configuration (one line on stderr), 1 for an unknown agent.
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from hotline.cli.base import SessionOpener, SettingsLoader
+from hotline.cli.base import SessionOpener, SettingsLoader, error
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -27,10 +26,6 @@ if TYPE_CHECKING:
 
 EXIT_CONFIG = 2
 DEFAULT_REPORT_DAYS = 7
-
-
-def _error(message: object) -> None:
-    print(f"hotline: error: {message}", file=sys.stderr)
 
 
 def _rules(settings: Settings, tz: tzinfo) -> CallbackRules:
@@ -106,10 +101,10 @@ class CallbackCommands:
                 result, given = generate_and_share(s, settings, datetime.now(UTC))
         except ShiftsInvalid as exc:
             for problem in exc.problems:
-                _error(problem)
+                error(problem)
             return EXIT_CONFIG
         except (SiteError, TicketRulesError) as exc:
-            _error(exc)
+            error(exc)
             return EXIT_CONFIG
         print(summary(result, given))
         for reason in result.skipped:
@@ -128,7 +123,7 @@ class CallbackCommands:
             if args.agent:
                 agent = agent_by_staff_number(s, args.agent)
                 if agent is None:
-                    _error(f"no agent with staff number {args.agent}")
+                    error(f"no agent with staff number {args.agent}")
                     return 1
                 rows: list[tuple[WorkItem, Any]] = [
                     (item, args.agent) for item in worklist(s, agent.id, now, rules)
@@ -169,13 +164,13 @@ class CallbackCommands:
             first = _local_day(args.since, "--since")
             last = _local_day(args.until, "--until")
         except ValueError as exc:
-            _error(exc)
+            error(exc)
             return EXIT_CONFIG
         today = datetime.now(tz).date()
         last = last or today
         first = first or last - timedelta(days=DEFAULT_REPORT_DAYS - 1)
         if first > last:
-            _error("--since must not be after --until")
+            error("--since must not be after --until")
             return EXIT_CONFIG
         since = datetime.combine(first, time(), tz).astimezone(UTC)
         until = datetime.combine(last + timedelta(days=1), time(), tz).astimezone(UTC)

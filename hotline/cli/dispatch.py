@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from hotline.cli.base import SessionOpener, SettingsLoader
+from hotline.cli.base import SessionOpener, SettingsLoader, error
 from tickets.site import SiteError, TicketSite, load_ticket_site
 
 if TYPE_CHECKING:
@@ -35,12 +35,8 @@ def _site(settings: Settings) -> TicketSite | None:
     try:
         return load_ticket_site(settings)
     except (TicketRulesError, CalendarError) as exc:
-        _error(exc)
+        error(exc)
         return None
-
-
-def _error(message: object) -> None:
-    print(f"hotline: error: {message}", file=sys.stderr)
 
 
 def _ids(ids: list[int]) -> str:
@@ -88,7 +84,7 @@ class DispatchCommands:
         try:
             return settings, site, parse_day(day_arg)
         except ValueError as exc:
-            _error(f"--day: {exc}")
+            error(f"--day: {exc}")
             return None
 
     def run(self, args: argparse.Namespace) -> int:
@@ -149,7 +145,7 @@ class DispatchCommands:
             with open(args.output, "w", encoding="utf-8-sig", newline="") as out:
                 out.write(text)
         except OSError as exc:
-            _error(f"{args.output}: cannot write: {exc.strerror}")
+            error(f"{args.output}: cannot write: {exc.strerror}")
             return 1
         print(f"wrote the dispatch lists for {day} to {args.output}")
         return 0
@@ -165,7 +161,7 @@ class DispatchCommands:
         try:
             calendar = site.sla_calendar()
         except SiteError as exc:
-            _error(exc)
+            error(exc)
             return EXIT_CONFIG
         with self._db_session(settings) as s:
             result = sweep(

@@ -10,11 +10,10 @@ runs.
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from hotline.cli.base import SessionOpener, SettingsLoader, in_state_for
+from hotline.cli.base import SessionOpener, SettingsLoader, error, in_state_for
 
 if TYPE_CHECKING:
     from agents.lead_store import QueueStats
@@ -22,10 +21,6 @@ if TYPE_CHECKING:
     from kernel.settings import Settings
 
 EXIT_CONFIG = 2
-
-
-def _error(message: object) -> None:
-    print(f"hotline: error: {message}", file=sys.stderr)
 
 
 def _stamp(at: datetime) -> str:
@@ -110,16 +105,16 @@ class LeadCommands:
             config = _shift_config(settings)
         except ShiftsInvalid as exc:
             for problem in exc.problems:
-                _error(problem)
+                error(problem)
             return EXIT_CONFIG
         if config is not None and args.team not in config.teams:
             known = ", ".join(sorted(config.teams))
-            _error(f"unknown team {args.team!r} (teams in {config.source}: {known})")
+            error(f"unknown team {args.team!r} (teams in {config.source}: {known})")
             return EXIT_CONFIG
         with self._db_session(settings) as s:
             author = agent_by_staff_number(s, args.author)
             if author is None:
-                _error(f"no agent with staff number {args.author}")
+                error(f"no agent with staff number {args.author}")
                 return 1
             try:
                 note = add_handover_note(
@@ -130,7 +125,7 @@ class LeadCommands:
                     now=datetime.now(UTC),
                 )
             except ValueError as exc:
-                _error(exc)
+                error(exc)
                 return EXIT_CONFIG
         print(f"saved handover note {note.id} for team {note.team} by {note.author}")
         print(f"  {summary_line(note.summary)}")
@@ -141,7 +136,7 @@ class LeadCommands:
         from agents.lead_store import handover_notes
 
         if args.limit < 1:
-            _error("--limit must be at least 1")
+            error("--limit must be at least 1")
             return EXIT_CONFIG
         with self._db_session(settings) as s:
             notes = handover_notes(s, team=args.team, limit=args.limit)
@@ -166,16 +161,16 @@ class LeadCommands:
         from agents.queue_config import QueueConfigError, load_queues
 
         if args.window < 1:
-            _error("--window must be at least 1 minute")
+            error("--window must be at least 1 minute")
             return EXIT_CONFIG
         path = settings.paths.queues_file
         if not path.exists():
-            _error(f"{path}: queues file not found (paths.queues_file)")
+            error(f"{path}: queues file not found (paths.queues_file)")
             return EXIT_CONFIG
         try:
             catalog = load_queues(path)
         except QueueConfigError as exc:
-            _error(exc)
+            error(exc)
             return EXIT_CONFIG
         with self._db_session(settings) as s:
             stats = queue_stats(s, catalog, datetime.now(UTC), args.window)

@@ -403,8 +403,7 @@ def cmd_customers_show(args: argparse.Namespace) -> int:
 def _load_shift_config(args: argparse.Namespace) -> tuple[Path, ShiftConfig]:
     """The shifts file (argument or config/shifts.yaml) with the configured calendar."""
     settings = _settings(args)
-    from agents.shift_file import load_shifts
-    from agents.shifts import DEFAULT_FILE
+    from agents.shift_file import DEFAULT_FILE, load_shifts
     from kernel.calendar import load_calendars
 
     path = Path(args.file) if args.file else DEFAULT_FILE

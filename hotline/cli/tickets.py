@@ -11,12 +11,11 @@ SQLAlchemy is imported only when a command runs.
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hotline.cli.base import SessionOpener, SettingsLoader
+from hotline.cli.base import SessionOpener, SettingsLoader, error
 from tickets.site import load_ticket_site
 
 if TYPE_CHECKING:
@@ -37,10 +36,6 @@ STATUSES = (
     "out_of_area",
     "unfounded",
 )
-
-
-def _error(message: object) -> None:
-    print(f"hotline: error: {message}", file=sys.stderr)
 
 
 def parse_fields(pairs: list[str]) -> dict[str, str]:
@@ -141,7 +136,7 @@ class TicketsCommands:
         try:
             rules = load_rules(path)
         except TicketRulesError as exc:
-            _error(exc)
+            error(exc)
             return EXIT_CONFIG
         print(
             f"{path}: ok ({len(rules.departments)} department(s), "
@@ -161,10 +156,10 @@ class TicketsCommands:
             details = parse_fields(args.field or [])
             rules = load_ticket_site(settings).rules
         except (ValueError, TicketRulesError) as exc:
-            _error(exc)
+            error(exc)
             return EXIT_CONFIG
         if args.call is None and not args.by:
-            _error("--by STAFF is required (or --call ID: the call's agent)")
+            error("--by STAFF is required (or --call ID: the call's agent)")
             return EXIT_CONFIG
         # Only what was given: a call's record fills in the rest.
         given = {
@@ -193,10 +188,10 @@ class TicketsCommands:
                         channels=channels, escalation=rules, **given,
                     )  # fmt: skip
             except TicketInvalid as exc:
-                _error(f"ticket not saved: {exc}")
+                error(f"ticket not saved: {exc}")
                 return EXIT_CONFIG
             except UnknownCall as exc:
-                _error(exc)
+                error(exc)
                 return EXIT_CONFIG
         print(f"created ticket {ticket.id} ({ticket.kind}, {ticket.status}, {ticket.severity})")
         return 0
@@ -211,7 +206,7 @@ class TicketsCommands:
             tz = load_ticket_site(settings).tz
             first, last = _day(args.date_from, "--from"), _day(args.date_to, "--to")
         except (ValueError, CalendarError) as exc:
-            _error(exc)
+            error(exc)
             return EXIT_CONFIG
         date_from, date_to = day_bounds(first, last, tz)
         with self._db_session(settings) as s:
@@ -222,7 +217,7 @@ class TicketsCommands:
                     limit=args.limit, offset=args.offset,
                 )  # fmt: skip
             except TicketInvalid as exc:
-                _error(exc)
+                error(exc)
                 return EXIT_CONFIG
         if not tickets:
             print("no tickets found")
@@ -240,14 +235,14 @@ class TicketsCommands:
         try:
             tz = load_ticket_site(settings).tz
         except CalendarError as exc:
-            _error(exc)
+            error(exc)
             return EXIT_CONFIG
         with self._db_session(settings) as s:
             try:
                 ticket = get_ticket(s, args.ticket_id)
                 events = history(s, args.ticket_id)
             except TicketNotFound as exc:
-                _error(exc)
+                error(exc)
                 return EXIT_CONFIG
         print("\n".join(ticket_lines(ticket, events, tz)))
         return 0
@@ -266,10 +261,10 @@ class TicketsCommands:
                     note=args.note,
                 )  # fmt: skip
             except TicketNotFound as exc:
-                _error(exc)
+                error(exc)
                 return EXIT_CONFIG
             except (TransitionRefused, StaleTicket, TicketInvalid) as exc:
-                _error(f"ticket {args.ticket_id}: {exc}")
+                error(f"ticket {args.ticket_id}: {exc}")
                 return EXIT_CONFIG
         print(f"ticket {ticket.id} ({ticket.kind}): {before} -> {ticket.status}")
         return 0

@@ -15,13 +15,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from hotline.cli.base import SessionOpener, SettingsLoader
+from hotline.cli.base import SessionOpener, SettingsLoader, error
 
 EXIT_CONFIG = 2
-
-
-def _error(message: object) -> None:
-    print(f"hotline: error: {message}", file=sys.stderr)
 
 
 def _stamp(at: datetime | None) -> str:
@@ -42,10 +38,10 @@ class TokenCommands:
             try:
                 info, plain = create_token(s, args.staff_number, args.name, datetime.now(UTC))
             except UnknownAgent as exc:
-                _error(exc)
+                error(exc)
                 return 1
             except ValueError as exc:
-                _error(exc)
+                error(exc)
                 return EXIT_CONFIG
         print(plain)
         # The note goes to stderr so `token=$(hotline tokens add …)` captures only the token.
@@ -65,7 +61,7 @@ class TokenCommands:
             try:
                 tokens = list_tokens(s, args.agent)
             except UnknownAgent as exc:
-                _error(exc)
+                error(exc)
                 return 1
         if not tokens:
             print("no API tokens" + (f" for {args.agent}" if args.agent else ""))
@@ -87,7 +83,7 @@ class TokenCommands:
             try:
                 changed = revoke(s, args.token_id, datetime.now(UTC))
             except TokenNotFound as exc:
-                _error(exc)
+                error(exc)
                 return 1
         print(f"token {args.token_id} " + ("revoked" if changed else "was already revoked"))
         return 0

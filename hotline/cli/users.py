@@ -16,7 +16,6 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from agents.accounts import (
-    ROLES,
     LastAdmin,
     UserExists,
     check_password,
@@ -24,16 +23,13 @@ from agents.accounts import (
     reset_password,
     set_active,
 )
-from hotline.cli.base import EXIT_CONFIG, SessionOpener, SettingsLoader
+from hotline.cli.base import EXIT_CONFIG, SessionOpener, SettingsLoader, error
+from kernel.roles import ALL_ROLES
 
 if TYPE_CHECKING:
     pass
 
 CLI_ROLE = "cli"
-
-
-def _error(message: object) -> None:
-    print(f"hotline: error: {message}", file=sys.stderr)
 
 
 def _cli_actor() -> str:
@@ -63,12 +59,12 @@ class UsersCommands:
         settings = self._settings(args)
         password = _read_password(f"password for {args.staff_number}: ")
         if password is None:
-            _error("the passwords differ")
+            error("the passwords differ")
             return EXIT_CONFIG
         try:
             check_password(password)
         except ValueError as exc:
-            _error(exc)
+            error(exc)
             return EXIT_CONFIG
         with self._db_session(settings) as s:
             try:
@@ -84,10 +80,10 @@ class UsersCommands:
                     by_role=CLI_ROLE,
                 )
             except UserExists as exc:
-                _error(exc)
+                error(exc)
                 return 1
             except ValueError as exc:
-                _error(exc)
+                error(exc)
                 return EXIT_CONFIG
             print(f"added {agent.staff_number} {agent.name} ({agent.role}) at {agent.endpoint}")
         return 0
@@ -98,16 +94,16 @@ class UsersCommands:
 
         password = _read_password(f"new password for {args.staff_number}: ")
         if password is None:
-            _error("the passwords differ")
+            error("the passwords differ")
             return EXIT_CONFIG
         with self._db_session(settings) as s:
             try:
                 reset_password(s, args.staff_number, password, by=_cli_actor(), by_role=CLI_ROLE)
             except UnknownAgent as exc:
-                _error(exc)
+                error(exc)
                 return 1
             except ValueError as exc:
-                _error(exc)
+                error(exc)
                 return EXIT_CONFIG
         print(f"password of {args.staff_number.strip()} set")
         return 0
@@ -144,7 +140,7 @@ class UsersCommands:
                     s, args.staff_number, active, by=_cli_actor(), by_role=CLI_ROLE
                 )
             except (UnknownAgent, LastAdmin) as exc:
-                _error(exc)
+                error(exc)
                 return 1
         state = "enabled" if active else "disabled"
         print(f"{args.staff_number.strip()} {state}" + ("" if changed else " (already)"))
@@ -167,7 +163,7 @@ def add_users_parser(
     )
     p.add_argument("staff_number")
     p.add_argument("--name", required=True)
-    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--role", required=True, choices=ALL_ROLES)
     p.add_argument("--endpoint", help="where calls ring them (default: PJSIP/STAFF_NUMBER)")
     p.add_argument("--team", default="")
     p.set_defaults(func=cmds.add)

@@ -16,7 +16,8 @@ from pydantic import BaseModel
 
 from agents.phone_store import PhoneStatus
 from agents.seats import State
-from ticketdb.models import AGENT_ROLES, CUSTOMER_TIERS, TICKET_KINDS, TICKET_STATUSES
+from kernel.roles import ALL_ROLES
+from ticketdb.models import CUSTOMER_TIERS, TICKET_KINDS, TICKET_STATUSES
 from tickets.kinds import (
     COMPLAINT_CATEGORIES,
     FaultDetails,
@@ -285,7 +286,7 @@ def _agent() -> Schema:
         {
             "staff_number": STR,
             "name": STR,
-            "role": enum(AGENT_ROLES),
+            "role": enum(ALL_ROLES),
             "team": STR,
             "active": BOOL,
             "languages": array(STR),
